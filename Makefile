@@ -1,0 +1,44 @@
+# zkrisk: `make demo` runs one proved update end to end; `make test` runs the test suite.
+# Both install what is missing first (PyPI, npm and Debian registries only).
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP_PY := $(VENV)/.installed
+STAMP_NODE := node_modules/.installed
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: setup demo test test-fast services bench clean-keys
+
+setup: $(STAMP_PY) $(STAMP_NODE)
+	@$(PY) -c "from prover.toolchain import install_solc_shim; install_solc_shim()"
+
+$(STAMP_PY): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip setuptools wheel
+	# the machine's local CPU wheel first, so no dependency pulls a CUDA build of torch
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+$(STAMP_NODE): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+services:
+	@bash scripts/ensure-services.sh
+
+demo: setup
+	$(VENV)/bin/zkrisk demo
+
+test: setup services
+	$(VENV)/bin/pytest
+
+test-fast: setup
+	$(VENV)/bin/pytest -m "not slow"
+
+bench: setup
+	$(PY) scripts/bench_prover.py --json bench-results/prover.json
+
+clean-keys:
+	rm -rf .zkrisk/cache

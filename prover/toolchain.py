@@ -1,0 +1,86 @@
+"""Offline toolchain: the project's own solc (solc-js behind a CLI shim) and anvil from node_modules.
+
+Nothing here downloads. The npm packages pinned in package.json provide the compiler and the chain;
+`install_solc_shim` makes py-solc-x (and so `ape compile`) find the compiler where it looks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from prover.errors import ToolchainError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+NODE_BIN = REPO_ROOT / "node_modules" / ".bin"
+SOLC_SHIM_SCRIPT = REPO_ROOT / "scripts" / "solc-shim.js"
+SOLC_VERSION = "0.8.37"
+EVM_VERSION = "cancun"
+MAX_RUNTIME_CODE_BYTES = 24_576  # EIP-170
+
+
+def solcx_folder() -> Path:
+    """Where py-solc-x looks for compilers: $SOLCX_BINARY_PATH, else ~/.solcx."""
+    configured = os.environ.get("SOLCX_BINARY_PATH")
+    return Path(configured) if configured else Path.home() / ".solcx"
+
+
+def install_solc_shim() -> Path:
+    """Write the `solc-v<version>` launcher py-solc-x expects; idempotent, points at this checkout."""
+    if not (REPO_ROOT / "node_modules" / "solc").is_dir():
+        raise ToolchainError("npm package solc is missing: run `npm ci` (or `make setup`) in the repository root")
+    node = shutil.which("node")
+    if node is None:
+        raise ToolchainError("node is not on PATH: it runs the solc-js compiler")
+    target = solcx_folder() / f"solc-v{SOLC_VERSION}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    launcher = f'#!/bin/sh\nexec "{node}" "{SOLC_SHIM_SCRIPT}" "$@"\n'
+    if not target.exists() or target.read_text() != launcher:
+        target.write_text(launcher)
+        target.chmod(target.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return target
+
+
+def ensure_node_tools_on_path() -> None:
+    """Put node_modules/.bin first on PATH so ape-foundry finds the pinned anvil."""
+    entries = os.environ.get("PATH", "").split(os.pathsep)
+    if str(NODE_BIN) not in entries:
+        os.environ["PATH"] = os.pathsep.join([str(NODE_BIN), *entries])
+
+
+def anvil_executable() -> Path:
+    anvil = NODE_BIN / "anvil"
+    if not anvil.exists():
+        raise ToolchainError("anvil is missing from node_modules: run `npm ci` (or `make setup`)")
+    return anvil
+
+
+def compile_standard_json(sources: dict[str, str], *, optimizer_runs: int = 200,
+                          base_path: Path | None = None) -> dict[str, Any]:
+    """Compile Solidity sources (unit name → source text) with the project's solc; returns solc's output.
+
+    Used for generated verifiers, whose bytecode auditors must be able to reproduce byte for byte.
+    """
+    request = {
+        "language": "Solidity",
+        "sources": {name: {"content": text} for name, text in sources.items()},
+        "settings": {
+            "optimizer": {"enabled": True, "runs": optimizer_runs},
+            "evmVersion": EVM_VERSION,
+            "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"]}},
+        },
+    }
+    args = ["node", str(SOLC_SHIM_SCRIPT), "--standard-json", "--base-path", str(base_path or REPO_ROOT)]
+    completed = subprocess.run(args, input=json.dumps(request), capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        raise ToolchainError(f"solc-js failed (exit {completed.returncode}): {completed.stderr.strip()}")
+    output = json.loads(completed.stdout)
+    errors = [e for e in output.get("errors", []) if e.get("severity") == "error"]
+    if errors:
+        raise ToolchainError("solc reported errors:\n" + "\n".join(e["formattedMessage"] for e in errors))
+    return output
