@@ -1,0 +1,58 @@
+"""Features: pure functions, the same code for training and for proving.
+
+The proved input of one market update is `input_vector(...)`: [market_id, epoch, r_1 .. r_W] with
+r the last W daily log returns in percent (percent keeps EZKL's fixed-point quantisation error small
+relative to typical moves). The epoch of an update is the UTC day number (days since 1970-01-01) on
+which its parameters apply: the day after the window's last close.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from models.errors import InsufficientDataError
+from models.spec import market_id
+
+RETURN_UNIT = 100.0  # percent
+DAY = pd.Timedelta("1D")
+
+
+def log_returns(close: pd.Series) -> pd.Series:
+    """Log returns in percent, indexed by the bar that ends each return."""
+    return (RETURN_UNIT * np.log(close).diff()).iloc[1:]
+
+
+def epoch_of(timestamp: pd.Timestamp) -> int:
+    """Epoch (UTC day number) of parameters computed from data up to and including `timestamp`'s bar."""
+    return int((timestamp.normalize() + DAY).value // DAY.value)
+
+
+def epoch_start(epoch: int) -> pd.Timestamp:
+    return pd.Timestamp(epoch * DAY.value, tz="UTC")
+
+
+def return_window(frame: pd.DataFrame, window: int, end: pd.Timestamp | None = None,
+                  market: str = "?") -> np.ndarray:
+    """The last `window` percent log returns up to and including the bar at `end` (default: last bar)."""
+    close = frame["close"] if end is None else frame["close"].loc[:end]
+    if len(close) < window + 1:
+        raise InsufficientDataError(market, close.index[-1] if len(close) else end,
+                                    f"{len(close)} bars, a window of {window} returns needs {window + 1}")
+    return log_returns(close.iloc[-(window + 1):]).to_numpy(dtype=np.float64)
+
+
+def input_vector(frame: pd.DataFrame, symbol: str, window: int, end: pd.Timestamp | None = None) -> np.ndarray:
+    """The hashed input of one proved update: [market_id, epoch, returns...]."""
+    returns = return_window(frame, window, end, symbol)
+    last = frame.index[-1] if end is None else frame["close"].loc[:end].index[-1]
+    return np.concatenate([[market_id(symbol), epoch_of(last)], returns])
+
+
+def rolling_windows(frame: pd.DataFrame, window: int) -> tuple[np.ndarray, pd.DatetimeIndex]:
+    """All return windows of a series, shape [n, window], with the timestamp of each window's last bar."""
+    returns = log_returns(frame["close"]).to_numpy(dtype=np.float64)
+    if returns.size < window:
+        raise InsufficientDataError("?", frame.index[-1], f"{returns.size} returns < window {window}")
+    windows = np.lib.stride_tricks.sliding_window_view(returns, window)
+    return windows.copy(), frame.index[window:]

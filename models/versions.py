@@ -1,0 +1,87 @@
+"""Model versions on disk: circuits/<model_id>/<version>/ holds weights.pt and model_card.json.
+
+The model card is the auditor's description of a version: architecture and its arguments, window,
+mapping, parameter count, data files with their sha256 and date ranges, training split and metrics.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from models.errors import ModelVersionError
+from models.mapping import MappingConfig
+from models.nets import RiskModel, WindowMLP
+
+CIRCUITS_DIR = Path(__file__).resolve().parent.parent / "circuits"
+#: The version the oracle proves with unless told otherwise.
+PRODUCTION = ("window-mlp", "0.1.0")
+
+_ARCHITECTURES: dict[str, type[torch.nn.Module]] = {"WindowMLP": WindowMLP}
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    model_id: str
+    version: str
+    directory: Path
+    model: RiskModel
+    card: dict[str, Any]
+
+    @property
+    def window(self) -> int:
+        return int(self.card["window"])
+
+    @property
+    def input_size(self) -> int:
+        return int(self.card["input_size"])
+
+    @property
+    def mapping(self) -> MappingConfig:
+        return MappingConfig(**self.card["mapping"])
+
+    def predict(self, vectors: np.ndarray) -> np.ndarray:
+        """Float model on input vectors [N, F] (meta included) → [N, 5]."""
+        with torch.no_grad():
+            batch = torch.as_tensor(np.atleast_2d(vectors), dtype=torch.float32)
+            return self.model(batch[:, 2:]).double().numpy()
+
+
+def version_dir(model_id: str, version: str) -> Path:
+    return CIRCUITS_DIR / model_id / version
+
+
+def save_version(model: RiskModel, model_id: str, version: str, card: dict[str, Any]) -> ModelVersion:
+    directory = version_dir(model_id, version)
+    directory.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), directory / "weights.pt")
+    card = {**card, "model_id": model_id, "version": version,
+            "weights_sha256": sha256_file(directory / "weights.pt")}
+    (directory / "model_card.json").write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
+    return ModelVersion(model_id, version, directory, model.eval(), card)
+
+
+def load_version(model_id: str | None = None, version: str | None = None) -> ModelVersion:
+    model_id, version = model_id or PRODUCTION[0], version or PRODUCTION[1]
+    directory = version_dir(model_id, version)
+    card_path, weights_path = directory / "model_card.json", directory / "weights.pt"
+    if not card_path.exists() or not weights_path.exists():
+        raise ModelVersionError(f"model {model_id}@{version} not found under {directory} "
+                                "(train it with `zkrisk train`)")
+    card = json.loads(card_path.read_text())
+    if sha256_file(weights_path) != card["weights_sha256"]:
+        raise ModelVersionError(f"{weights_path} does not match the sha256 in its model card")
+    architecture = _ARCHITECTURES[card["architecture"]](**card["architecture_args"])
+    model = RiskModel(architecture, MappingConfig(**card["mapping"]))
+    model.load_state_dict(torch.load(weights_path, weights_only=True))
+    return ModelVersion(model_id, version, directory, model.eval(), card)

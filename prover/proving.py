@@ -1,0 +1,111 @@
+"""Witness, proof and off-chain verification for K markets, with decoded, typed outputs."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import ezkl
+import numpy as np
+
+from models.spec import OUTPUTS, felt_to_wad, signed_felt, split_instances
+from prover.artifacts import write_json
+from prover.circuit import Circuit
+from prover.errors import ProofError, WitnessError
+
+BPS = 1e4
+
+
+def felt_from_hex(value: str) -> int:
+    """EZKL writes field elements as little-endian hex."""
+    return int.from_bytes(bytes.fromhex(value.removeprefix("0x")), "little")
+
+
+def input_commitment(vector: np.ndarray, input_scale: int) -> int:
+    """Poseidon hash of one market's input vector, as EZKL commits it (recomputable by anyone)."""
+    felts = [ezkl.float_to_felt(float(x), input_scale) for x in vector]
+    return felt_from_hex(ezkl.poseidon_hash(felts)[0])
+
+
+@dataclass(frozen=True)
+class MarketOutput:
+    """Decoded outputs of one market: fractions (float) and the exact on-chain WAD values."""
+
+    values: dict[str, float]
+    wad: dict[str, int]
+    float_model: dict[str, float]
+
+    @property
+    def error_bps(self) -> dict[str, float]:
+        return {name: abs(self.values[name] - self.float_model[name]) * BPS for name in OUTPUTS}
+
+
+@dataclass(frozen=True)
+class ProofResult:
+    proof: bytes
+    instances: list[int]
+    input_hashes: list[int]
+    markets: list[MarketOutput]
+    vectors: np.ndarray
+    prove_seconds: float
+    witness_seconds: float
+    proof_path: Path = field(repr=False)
+
+    @property
+    def max_abs_error_bps(self) -> float:
+        return max(max(m.error_bps.values()) for m in self.markets)
+
+    @property
+    def proof_hex(self) -> str:
+        return "0x" + self.proof.hex()
+
+
+def prove(circuit: Circuit, vectors: np.ndarray, workdir: Path | None = None) -> ProofResult:
+    """Prove the model on K input vectors [K, F] (meta fields first) and verify the proof off-chain."""
+    vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float64))
+    if vectors.shape != (circuit.k, circuit.version.input_size):
+        raise WitnessError(f"expected inputs of shape ({circuit.k}, {circuit.version.input_size}), "
+                           f"got {vectors.shape}")
+    if not np.isfinite(vectors).all():
+        raise WitnessError("inputs contain NaN or infinite values")
+    directory = Path(workdir or tempfile.mkdtemp(prefix="zkrisk-proof-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = circuit.paths
+    data, witness, proof_path = directory / "input.json", directory / "witness.json", directory / "proof.json"
+    write_json(data, {"input_data": [row.tolist() for row in vectors]})
+    started = time.perf_counter()
+    try:
+        ezkl.gen_witness(str(data), str(paths.compiled), str(witness), str(paths.vk), str(circuit.srs.path))
+    except RuntimeError as error:
+        raise WitnessError(f"witness generation failed (inputs outside the calibrated range?): {error}") from error
+    witness_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    try:
+        ezkl.prove(str(witness), str(paths.compiled), str(paths.pk), str(proof_path), str(circuit.srs.path))
+    except RuntimeError as error:
+        raise ProofError(f"proving failed: {error}") from error
+    prove_seconds = time.perf_counter() - started
+    if not verify(circuit, proof_path):
+        raise ProofError(f"the proof at {proof_path} does not verify off-chain")
+    document = json.loads(proof_path.read_text())
+    instances = [felt_from_hex(v) for v in document["instances"][0]]
+    hashes, outputs = split_instances(instances, circuit.k)
+    floats = circuit.version.predict(vectors)
+    scale = circuit.output_scale
+    markets = [MarketOutput(values={n: signed_felt(f) / 2**scale for n, f in zip(OUTPUTS, felts)},
+                            wad={n: felt_to_wad(f, scale) for n, f in zip(OUTPUTS, felts)},
+                            float_model={n: float(v) for n, v in zip(OUTPUTS, floats[i])})
+               for i, felts in enumerate(outputs)]
+    return ProofResult(bytes.fromhex(document["hex_proof"].removeprefix("0x")), instances, hashes, markets,
+                       vectors, prove_seconds, witness_seconds, proof_path)
+
+
+def verify(circuit: Circuit, proof_path: Path) -> bool:
+    try:
+        return bool(ezkl.verify(str(proof_path), str(circuit.paths.settings), str(circuit.paths.vk),
+                                str(circuit.srs.path)))
+    except RuntimeError:
+        return False
