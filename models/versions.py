@@ -13,8 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 
+from models.data import load_daily
+from models.features import input_vector
 from models.errors import ModelVersionError
 from models.mapping import MappingConfig
 from models.nets import RiskModel, WindowMLP
@@ -49,6 +52,12 @@ class ModelVersion:
     @property
     def mapping(self) -> MappingConfig:
         return MappingConfig(**self.card["mapping"])
+
+    def input_vector(self, symbol: str, end: pd.Timestamp | None = None,
+                     frame: pd.DataFrame | None = None) -> np.ndarray:
+        """The proved input of one update, [market_id, epoch, features...], from bundled data or `frame`."""
+        frame = load_daily(symbol) if frame is None else frame
+        return input_vector(frame, symbol, self.window, end)
 
     def predict(self, vectors: np.ndarray) -> np.ndarray:
         """Float model on input vectors [N, F] (meta included) → [N, 5]."""

@@ -1,0 +1,90 @@
+"""Shared, session-scoped fixtures: the production model, its circuits and real proofs.
+
+Circuit setup and proving are the expensive parts of the suite, so each circuit is built once per
+session and every test that needs a proof shares the same ones. Under CI the key cache is removed at
+the end of the session (proving keys are hundreds of MB each).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from prover.toolchain import ensure_node_tools_on_path, install_solc_shim
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+# Before ape's pytest plugin connects: anvil from node_modules, solc-js where py-solc-x looks,
+# and a per-session key cache unless the caller chose one.
+ensure_node_tools_on_path()
+install_solc_shim()
+os.environ.setdefault("ZKRISK_CACHE", str(REPO_ROOT / ".zkrisk" / "test-cache"))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if os.environ.get("CI"):
+        shutil.rmtree(os.environ["ZKRISK_CACHE"], ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def production_version():
+    from models.versions import load_version
+
+    return load_version()
+
+
+@pytest.fixture(scope="session")
+def circuit_k1(production_version):
+    from prover.circuit import build_circuit
+
+    return build_circuit(production_version, 1)
+
+
+@pytest.fixture(scope="session")
+def circuit_k2(production_version):
+    from prover.circuit import build_circuit
+
+    return build_circuit(production_version, 2)
+
+
+@pytest.fixture(scope="session")
+def btc_vector(production_version) -> np.ndarray:
+    return production_version.input_vector("BTC")
+
+
+@pytest.fixture(scope="session")
+def eth_vector(production_version) -> np.ndarray:
+    return production_version.input_vector("ETH")
+
+
+@pytest.fixture(scope="session")
+def proved_update(circuit_k1, btc_vector):
+    """A real proof of one BTC update (latest bundled window)."""
+    from prover.proving import prove
+
+    return prove(circuit_k1, btc_vector[None, :])
+
+
+@pytest.fixture(scope="session")
+def proved_batch(circuit_k2, btc_vector, eth_vector):
+    """A real batched proof: BTC and ETH in one proof (instances: 2 hashes, then 2 x 5 outputs)."""
+    from prover.proving import prove
+
+    return prove(circuit_k2, np.stack([btc_vector, eth_vector]))
+
+
+@pytest.fixture(scope="session")
+def vka_k1(circuit_k1) -> list[bytes]:
+    from prover.evm import vka_words
+
+    return vka_words(circuit_k1)
+
+
+@pytest.fixture(scope="session")
+def vka_k2(circuit_k2) -> list[bytes]:
+    from prover.evm import vka_words
+
+    return vka_words(circuit_k2)
