@@ -22,7 +22,9 @@ $(STAMP_PY): pyproject.toml
 	touch $@
 
 $(STAMP_NODE): package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	# npm install, not npm ci: npm records only this platform's optional anvil binary in the lock,
+	# which npm ci then rejects as out of sync. Versions are exact in package.json and locked.
+	npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
 services:
