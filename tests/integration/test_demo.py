@@ -1,0 +1,34 @@
+"""End to end: `zkrisk demo` proves a real BTC update and reads it back from a fresh anvil."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+@pytest.mark.chain
+def test_demo_publishes_a_verified_update_and_stops_its_anvil() -> None:
+    port = free_port()
+    completed = subprocess.run(
+        [sys.executable, "-m", "oracle.cli", "demo", "--rpc", f"http://127.0.0.1:{port}"],
+        cwd=REPO_ROOT, env={**os.environ, "COLUMNS": "160"}, capture_output=True, text=True, timeout=900,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    assert "verified on-chain" in completed.stdout
+    assert "started by the demo and stopped" in completed.stdout
+    with socket.socket() as sock:  # the anvil the demo started is gone
+        assert sock.connect_ex(("127.0.0.1", port)) != 0
