@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import typer
 
-app = typer.Typer(help="zkrisk: proved risk parameters for DeFi, from market data to chain.",
-                  no_args_is_help=True, pretty_exceptions_show_locals=False)
+app = typer.Typer(no_args_is_help=True, pretty_exceptions_show_locals=False)
+
+
+@app.callback()
+def main() -> None:
+    """zkrisk: proved risk parameters for DeFi, from market data to chain."""
 
 
 @app.command()
