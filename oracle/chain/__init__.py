@@ -1,0 +1,1 @@
+"""On-chain side of the service: deployment and the commit/submit transactions (Ape)."""

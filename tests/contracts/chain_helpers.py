@@ -1,0 +1,29 @@
+"""Constants and small builders shared by the contract tests."""
+
+from __future__ import annotations
+
+from models.spec import MARKETS, OUTPUTS, WAD
+from oracle.chain.deploy import DEFAULT_GUARDRAILS, GovernanceConfig, Timing
+
+BTC, ETH = MARKETS["BTC"], MARKETS["ETH"]
+PLACEHOLDER_MODEL = 7
+PLACEHOLDER_BATCH_MODEL = 8
+REAL_MODEL = 1
+REAL_BATCH_MODEL = 2
+PLACEHOLDER_VKA = [bytes([i]) * 32 for i in range(1, 5)]
+TIMING = Timing(min_update_delay=3_600, max_commitment_age=2 * 86_400, staleness_period=3 * 86_400)
+GOVERNANCE = GovernanceConfig(voting_delay=1, voting_period=10, timelock_delay=60, quorum_percent=4)
+
+
+def values_within_guardrails(scale: float = 0.5) -> list[int]:
+    """A WAD value per parameter inside DEFAULT_GUARDRAILS (min + scale * range)."""
+    return [g.min + int((g.max - g.min) * scale) for g in (DEFAULT_GUARDRAILS[n] for n in OUTPUTS)]
+
+
+def risk_update(market: int, epoch: int, values: list[int], input_hash: int = 1) -> tuple:
+    """An IRiskOracle.RiskUpdate tuple."""
+    return (market, epoch, input_hash.to_bytes(32, "big"), values)
+
+
+def wad(x: float) -> int:
+    return int(round(x * WAD))
