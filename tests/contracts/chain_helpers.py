@@ -27,3 +27,23 @@ def risk_update(market: int, epoch: int, values: list[int], input_hash: int = 1)
 
 def wad(x: float) -> int:
     return int(round(x * WAD))
+
+
+def felt(value: float, scale: int = 16) -> int:
+    """Fixed-point field element of a non-negative output."""
+    return int(round(value * 2**scale))
+
+
+def placeholder_instances(input_hashes: list[int], outputs: list[list[float]], scale: int = 16) -> list[int]:
+    """Instances in the models/spec.py layout: hashes, then five outputs per market."""
+    return [*input_hashes, *(felt(v, scale) for market in outputs for v in market)]
+
+
+def advance(chain, seconds: int) -> None:
+    """Mine a block `seconds` after the head, so views and the next transaction see the new time."""
+    chain.mine(timestamp=chain.blocks.head.timestamp + seconds)
+
+
+def commit_all(registry, publishers, market: int, epoch: int, input_hash: int, observed_at: int) -> None:
+    for publisher in publishers:
+        registry.commit(market, epoch, input_hash.to_bytes(32, "big"), observed_at, sender=publisher)
