@@ -22,7 +22,7 @@ Format `zkrisk-bundle/1` (JSON, UTF-8; keys sorted when written):
                      vector, commitment (0x felt), outputs {values, wad (decimal strings), float_model},
                      explanation (object or null)}
     chain           null, or {chain_id, contracts {name: address}, model_id (on-chain uint32),
-                     tx_hash, block_number}
+                     tx_hash, block_number, gas_used}
     proposal        null, or {governor, proposal_id, description, backtest}
 
 Field elements and WAD values are strings (0x-hex and decimal): they exceed JavaScript's and JSON
@@ -199,6 +199,14 @@ class ChainRecord:
     model_id: int
     tx_hash: str | None = None
     block_number: int | None = None
+    gas_used: int | None = None
+
+    @classmethod
+    def from_manifest(cls, manifest: Mapping[str, Any], model_id: int, tx_hash: str | None = None,
+                      block_number: int | None = None, gas_used: int | None = None) -> "ChainRecord":
+        """From a deployment manifest (`Deployment.to_manifest()`) and the publishing transaction."""
+        return cls(chain_id=int(manifest["chain_id"]), contracts=dict(manifest["contracts"]), model_id=model_id,
+                   tx_hash=tx_hash, block_number=block_number, gas_used=gas_used)
 
 
 @dataclass(frozen=True)
@@ -323,7 +331,8 @@ class Bundle:
             stated_error_bps=float(p["stated_error_bps"]), markets=markets,
             chain=None if chain is None else ChainRecord(
                 chain_id=int(chain["chain_id"]), contracts=dict(chain["contracts"]), model_id=int(chain["model_id"]),
-                tx_hash=chain.get("tx_hash"), block_number=chain.get("block_number")),
+                tx_hash=chain.get("tx_hash"), block_number=chain.get("block_number"),
+                gas_used=chain.get("gas_used")),
             proposal=None if proposal is None else ProposalRecord(
                 governor=str(proposal["governor"]),
                 proposal_id=None if proposal["proposal_id"] is None else int(proposal["proposal_id"]),

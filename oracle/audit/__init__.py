@@ -1,0 +1,41 @@
+"""`zkrisk audit`: re-derive a published update from its proof bundle and the chain, check by check.
+
+The checks are in `oracle.audit.checks` (their list is its docstring), the chain reads in
+`oracle.audit.chain` (plain JSON-RPC), the HTML report in `oracle.audit.report`. `audit_bundle` is
+what the CLI, the API and the tests call.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+
+from oracle.audit.checks import TITLES, AuditReport, Auditor, CheckResult
+from oracle.audit.errors import AuditError
+from oracle.bundle import Bundle
+
+__all__ = ["TITLES", "AuditError", "AuditReport", "CheckResult", "audit_bundle", "print_report"]
+
+
+def audit_bundle(bundle: Bundle, rpc: str | None = None, srs: Path | None = None, report: Path | None = None,
+                 only: tuple[int, ...] = tuple(TITLES)) -> AuditReport:
+    """Run the checks (all by default) of `bundle`; with `rpc`, against the chain its record names."""
+    from oracle.audit.chain import ChainView
+
+    chain = ChainView(rpc, bundle.chain) if rpc is not None and bundle.chain is not None else None
+    result = Auditor(bundle, chain, srs).run(only)
+    if report is not None:
+        from oracle.audit.report import write_html
+
+        write_html(result, bundle, chain, report)
+    return result
+
+
+def print_report(result: AuditReport, console: Console) -> None:
+    for check in result.checks:
+        mark = "[green]PASS[/]" if check.passed else "[red]FAIL[/]"
+        console.print(f"{mark} {check.number}. {check.title}")
+        for line in check.details:
+            console.print(f"       {line}", highlight=False, markup=False)
+    console.print("[bold green]all checks pass[/]" if result.passed else "[bold red]audit failed[/]")

@@ -1,0 +1,134 @@
+"""The audit as a self-contained HTML page: the checks, the update's numbers and three plots (PNG, base64).
+
+Plots: parameter history of each market from the oracle's events (the audited epoch marked), the model's
+volatility and VaR forecasts against realised next-day moves over the bundled history, and the
+update's risk contributions (the explanation published in the bundle).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from models.data import load_daily
+from models.errors import ModelError
+from models.features import epoch_start
+from models.spec import WAD
+from models.versions import load_version
+from oracle.audit.chain import ChainView
+from oracle.audit.checks import AuditReport
+from oracle.bundle import Bundle, MarketRecord
+
+FORECAST_DAYS = 180
+
+
+def _png(figure: Figure) -> str:
+    # Figure without pyplot: no global state and no display backend on servers
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=96, bbox_inches="tight")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def history_plot(bundle: Bundle, chain: ChainView | None) -> str:
+    figure = Figure(figsize=(8, 3.2))
+    axis = figure.subplots()
+    for market in bundle.markets:
+        points = chain.history(market.market_id) if chain is not None else []
+        if not points:  # no chain: the audited update alone
+            points = [{"epoch": market.epoch, "values": market.wad}]
+        epochs = [epoch_start(p["epoch"]).date() for p in points]
+        for name, style in (("cr", "-o"), ("lt", "--s")):
+            axis.plot(epochs, [p["values"][name] / WAD for p in points], style, label=f"{market.symbol} {name.upper()}")
+        axis.axvline(epoch_start(market.epoch).date(), color="grey", linewidth=0.8)
+    axis.set_title("Parameter history on chain (audited epoch marked)")
+    axis.set_ylabel("fraction")
+    axis.legend(fontsize=8)
+    figure.autofmt_xdate()
+    return _png(figure)
+
+
+def forecast_plot(bundle: Bundle, market: MarketRecord) -> str | None:
+    """Float-model forecasts over the bundled history against the next day's absolute return."""
+    if market.raw.source.get("kind") != "bundled-replay":
+        return None
+    try:
+        version = load_version(bundle.model_id, bundle.model_version)
+        frame = load_daily(market.symbol)
+    except ModelError:
+        return None
+    ends = frame.index[-FORECAST_DAYS - 1:-1]
+    vectors = np.stack([version.input_vector(market.symbol, end=t, frame=frame) for t in ends])
+    forecast = version.predict(vectors)
+    realised = np.abs(np.log(frame["close"]).diff().shift(-1).loc[ends].to_numpy())
+    figure = Figure(figsize=(8, 3.2))
+    axis = figure.subplots()
+    dates = [t.date() for t in ends]
+    axis.plot(dates, realised, ".", color="grey", markersize=3, label="realised |next-day return|")
+    axis.plot(dates, forecast[:, 0], label="vol forecast")
+    axis.plot(dates, forecast[:, 1], label="VaR 99% forecast")
+    breaches = realised > forecast[:, 1]
+    axis.plot(np.asarray(dates)[breaches], realised[breaches], "x", color="red",
+              label=f"VaR breaches ({int(breaches.sum())}/{len(dates)})")
+    axis.set_title(f"{market.symbol}: forecast vs realised, last {FORECAST_DAYS} days of bundled data")
+    axis.legend(fontsize=8)
+    figure.autofmt_xdate()
+    return _png(figure)
+
+
+def contributions_plot(market: MarketRecord, top: int = 10) -> str | None:
+    explanation = market.explanation
+    if not explanation or "attributions" not in explanation:
+        return None
+    features = list(explanation["features"])
+    outputs = list(explanation["attributions"])
+    figure = Figure(figsize=(4 * len(outputs), 3.4))
+    axes = figure.subplots(1, len(outputs), squeeze=False)
+    for axis, output in zip(axes[0], outputs):
+        values = np.asarray(explanation["attributions"][output], dtype=float)
+        order = np.argsort(-np.abs(values))[:top][::-1]
+        axis.barh([features[i] for i in order], values[order],
+                  color=["#c0392b" if v > 0 else "#2874a6" for v in values[order]])
+        axis.set_title(f"{market.symbol} {output.upper()} contributions")
+    return _png(figure)
+
+
+def _table(rows: list[tuple[Any, ...]], header: tuple[str, ...]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def write_html(report: AuditReport, bundle: Bundle, chain: ChainView | None, path: Path) -> Path:
+    checks = "".join(
+        f"<li class='{'pass' if c.passed else 'fail'}'><b>{'PASS' if c.passed else 'FAIL'} {c.number}. "
+        f"{html.escape(c.title)}</b><br>{'<br>'.join(html.escape(d) for d in c.details)}</li>" for c in report.checks)
+    outputs = _table([(m.symbol, m.epoch, *(f"{m.wad[n] / WAD:.6f}" for n in ("cr", "lt", "vol", "var99", "es99")))
+                      for m in bundle.markets], ("market", "epoch", "CR", "LT", "vol", "VaR99", "ES99"))
+    images = [history_plot(bundle, chain)]
+    for market in bundle.markets:
+        images += [img for img in (forecast_plot(bundle, market), contributions_plot(market)) if img]
+    figures = "".join(f"<img src='{src}'>" for src in images)
+    where = ("not published on chain" if bundle.chain is None else
+             f"chain {bundle.chain.chain_id}, oracle {bundle.chain.contracts.get('RiskOracle')}, "
+             f"tx {bundle.chain.tx_hash}")
+    verdict = "ALL CHECKS PASS" if report.passed else "AUDIT FAILED"
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>zkrisk audit {bundle.sha256[:12]}</title>
+<style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}} li{{margin:.5em 0}}
+.pass b{{color:#1e8449}} .fail b{{color:#c0392b}} table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:.2em .6em;text-align:right}} img{{max-width:100%;display:block;margin:1em 0}}</style>
+</head><body><h1>zkrisk audit — {verdict}</h1>
+<p>bundle sha256 <code>{bundle.sha256}</code><br>{html.escape(bundle.kind)} of model
+{html.escape(bundle.model_id)}@{html.escape(bundle.model_version)}, {html.escape(where)}<br>
+SRS: {html.escape(bundle.circuit.srs.provenance)}; generated {pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")}</p>
+<h2>Checks</h2><ol>{checks}</ol><h2>Proved outputs</h2>{outputs}<h2>Plots</h2>{figures}</body></html>"""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page)
+    return path
