@@ -68,9 +68,10 @@ class CircuitPaths:
     cache: Path
 
     @classmethod
-    def for_version(cls, model_id: str, version: str, k: int, circuits_dir: Path) -> "CircuitPaths":
+    def for_version(cls, model_id: str, version: str, k: int, circuits_dir: Path,
+                    cache_dir: Path | None = None) -> "CircuitPaths":
         return cls(model_id, version, k, circuits_dir / model_id / version / f"k{k}",
-                   cache_root() / model_id / version / f"k{k}")
+                   (cache_dir or cache_root()) / model_id / version / f"k{k}")
 
     onnx = property(lambda self: self.source / "model.onnx")
     settings = property(lambda self: self.source / "settings.json")

@@ -1,45 +1,105 @@
 """Build (or reuse) the EZKL circuit of a model version for K markets.
 
 Visibility: inputs hashed (one public Poseidon hash per market input tensor), parameters fixed,
-outputs public. A build is reused when the exported ONNX and the settings are unchanged; a changed
-ONNX re-runs settings, calibration and compilation, and rewrites the manifest. Keys are rebuilt only
-when missing; a key that differs from its lock or from the manifest is an error, never rebuilt.
+outputs public.
+
+What is rebuilt when (see the package docstring for the trust model):
+- ONNX export differs from the committed model.onnx, or the plan changed → new settings
+  (and calibration data), recompile, new manifest, new keys.
+- settings.json edited (its hash differs from the manifest) → the edited settings are the new
+  source: recompile, new manifest, new keys.
+- compiled circuit missing → recompile (its bytes are not reproducible, see below) and regenerate
+  the keys, which must come out equal to the ones the keys lock pins.
+- a compiled circuit, proving key or verification key that differs from its keys lock, or a vk that
+  differs from the manifest's pin → ManifestMismatchError. Never a silent rebuild.
+- a manifest or keys lock written by another ezkl version → EzklVersionError.
+
+Determinism, measured with ezkl 23.0.5: the ONNX export is byte-identical run to run; the settings
+carry a timestamp; `compile_circuit` output differs run to run (same length, map entries in a
+different order), so the compiled circuit cannot be pinned by a published hash. Keys are reproducible: two such
+compiles gave byte-identical vk and pk on the same SRS. So the manifest pins what is reproducible
+(ONNX, settings, calibration data; with a ceremony SRS also the vk), and the local keys lock pins
+the compiled file the keys were made from.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import ezkl
+import numpy as np
 
 from models.export import calibration_vectors, export_onnx
+from models.spec import MARKETS, OUTPUTS, signed_felt
 from models.versions import CIRCUITS_DIR, ModelVersion
 from prover.artifacts import CircuitPaths, check_pinned, read_json, sha256_file, write_json
-from prover.errors import ManifestMismatchError, ProverError
+from prover.errors import EzklVersionError, ManifestMismatchError, ProverError, WitnessError
 from prover.srs import SRS, dev_srs
 
+#: The ezkl version every artifact of this checkout is built with (pyproject pins it).
 EZKL_VERSION = "23.0.5"
 Progress = Callable[[str], None]
+BPS = 1e4
+# Rows halo2 keeps for blinding and the last-row checks, beyond the circuit's own rows.
+_RESERVED_ROWS = 16
+_MANIFEST_FILES = (("ONNX", "onnx"), ("settings", "settings"), ("calibration data", "calibration"))
 
 
 @dataclass(frozen=True)
 class CalibrationPlan:
-    """How settings are chosen. `target` is EZKL's calibration target ("resources" or "accuracy")."""
+    """How the circuit's run args are chosen.
 
-    target: str = "resources"
+    `target` None: explicit run args, chosen by measurement; logrows is the smallest power of two
+    holding the circuit's rows and its range-check table. `target` "resources"/"accuracy": EZKL's
+    calibrate_settings picks scales and logrows from the calibration data; unset fields keep EZKL's
+    defaults. `tolerance_bps` is the largest float-vs-circuit difference, per output, a proof may
+    carry: larger means the input left the range the circuit represents faithfully.
+    """
+
+    target: str | None = None
+    input_scale: int | None = None
+    param_scale: int | None = None
+    decomp_base: int | None = None
+    decomp_legs: int | None = None
+    num_inner_cols: int | None = None
+    disable_freivalds: bool | None = None
     lookup_safety_margin: float = 2.0
-    scales: tuple[int, ...] | None = None
     max_logrows: int | None = None
-    calibration_samples_per_market: int = 256
+    calibration_samples_per_market: int = 128
+    fidelity_samples: int = 64
+    tolerance_bps: float = 1.0
 
     def describe(self) -> dict[str, Any]:
-        return {"target": self.target, "lookup_safety_margin": self.lookup_safety_margin,
-                "scales": list(self.scales) if self.scales else None, "max_logrows": self.max_logrows,
-                "samples_per_market": self.calibration_samples_per_market}
+        return asdict(self)
+
+    def run_args(self, logrows: int | None = None) -> ezkl.PyRunArgs:
+        args = ezkl.PyRunArgs()
+        args.input_visibility = "hashed/public"
+        args.param_visibility = "fixed"
+        args.output_visibility = "public"
+        for name in ("input_scale", "param_scale", "decomp_base", "decomp_legs", "num_inner_cols",
+                     "disable_freivalds"):
+            if getattr(self, name) is not None:
+                setattr(args, name, getattr(self, name))
+        if logrows is not None:
+            args.logrows = logrows
+        return args
+
+
+#: Chosen by measurement (scripts/bench_prover.py; numbers in the package docstring). The 0.01
+#: percent→fraction constant quantised at scale 13 is 82/8192 (+0.1 %), which alone put CR 8 bp
+#: off; parameters at scale 20 bring every output under 0.2 bp. A 1024-base, 3-leg decomposition
+#: shrinks the range-check table from 2^14 to 2^10 rows, so K=1 fits 2^12 rows (was 2^15): proving
+#: ~6x faster and a ~8x smaller proving key.
+PRODUCTION_PLAN = CalibrationPlan(input_scale=14, param_scale=20, decomp_base=1024, decomp_legs=3,
+                                  num_inner_cols=2)
+#: EZKL untuned: default run args, calibrate_settings for resources with its defaults.
+EZKL_DEFAULTS = CalibrationPlan(target="resources", calibration_samples_per_market=256)
 
 
 @dataclass(frozen=True)
@@ -66,15 +126,38 @@ class Circuit:
     def output_scale(self) -> int:
         return int(self.settings["model_output_scales"][0])
 
+    @property
+    def tolerance_bps(self) -> float:
+        return float(self.manifest["calibration_plan"]["tolerance_bps"])
 
-def _run_args(logrows: int | None) -> ezkl.PyRunArgs:
-    args = ezkl.PyRunArgs()
-    args.input_visibility = "hashed/public"
-    args.param_visibility = "fixed"
-    args.output_visibility = "public"
-    if logrows is not None:
-        args.logrows = logrows
-    return args
+
+def installed_ezkl_version() -> str:
+    return str(ezkl.__version__)
+
+
+def check_ezkl_version(recorded: str, what: str) -> None:
+    """Keys and proofs are not portable across ezkl versions: refuse artifacts of another one."""
+    installed = installed_ezkl_version()
+    if recorded != installed:
+        raise EzklVersionError(f"{what} was built with ezkl {recorded}, this process runs ezkl {installed}; "
+                               "artifacts never cross versions (rebuild them with this ezkl into its own cache)")
+
+
+def felt_from_hex(value: str) -> int:
+    """EZKL writes field elements as little-endian hex."""
+    return int.from_bytes(bytes.fromhex(value.removeprefix("0x")), "little")
+
+
+def decode_outputs(felts: list[str], k: int, output_scale: int) -> np.ndarray:
+    """Witness output felts (little-endian hex) → [K, len(OUTPUTS)] floats."""
+    values = [signed_felt(felt_from_hex(f)) / 2**output_scale for f in felts]
+    return np.asarray(values, dtype=np.float64).reshape(k, len(OUTPUTS))
+
+
+def _smallest_logrows(settings: dict[str, Any]) -> int:
+    table = max([hi - lo + 1 for lo, hi in settings["required_range_checks"]] or [1])
+    return max(math.ceil(math.log2(settings["num_rows"] + _RESERVED_ROWS)),
+               math.ceil(math.log2(table + _RESERVED_ROWS)))
 
 
 def _write_settings(version: ModelVersion, paths: CircuitPaths, plan: CalibrationPlan) -> None:
@@ -83,16 +166,47 @@ def _write_settings(version: ModelVersion, paths: CircuitPaths, plan: Calibratio
     per_input = [vectors[i::paths.k] for i in range(paths.k)]
     n = min(len(v) for v in per_input)
     write_json(paths.calibration, {"input_data": [v[:n].reshape(-1).tolist() for v in per_input]})
-    if not ezkl.gen_settings(str(paths.onnx), str(paths.settings), py_run_args=_run_args(None)):
+    if not ezkl.gen_settings(str(paths.onnx), str(paths.settings), py_run_args=plan.run_args()):
         raise ProverError(f"ezkl gen_settings failed for {paths.onnx}")
+    if plan.target is None:
+        settings = read_json(paths.settings)
+        if settings["required_lookups"]:
+            raise ProverError(f"{paths.onnx} needs lookup tables {settings['required_lookups']}: an explicit plan "
+                              "cannot size them, use a calibrated plan (target='resources' or 'accuracy')")
+        logrows = _smallest_logrows(settings)
+        if plan.max_logrows and logrows > plan.max_logrows:
+            raise ProverError(f"K={paths.k} needs logrows {logrows} > max_logrows {plan.max_logrows}")
+        if not ezkl.gen_settings(str(paths.onnx), str(paths.settings), py_run_args=plan.run_args(logrows)):
+            raise ProverError(f"ezkl gen_settings failed for {paths.onnx}")
+        return
     kwargs: dict[str, Any] = {"lookup_safety_margin": plan.lookup_safety_margin}
-    if plan.scales:
-        kwargs["scales"] = list(plan.scales)
+    if plan.input_scale is not None:
+        kwargs["scales"] = [plan.input_scale]
     if plan.max_logrows:
         kwargs["max_logrows"] = plan.max_logrows
     if not ezkl.calibrate_settings(str(paths.calibration), str(paths.onnx), str(paths.settings),
                                    plan.target, **kwargs):
         raise ProverError(f"ezkl calibrate_settings failed for {paths.onnx}")
+
+
+def _measure_fidelity(version: ModelVersion, paths: CircuitPaths, settings: dict[str, Any],
+                      plan: CalibrationPlan) -> dict[str, Any]:
+    """Float model vs circuit over a sample of real windows: the error the manifest states."""
+    vectors = calibration_vectors(version, plan.fidelity_samples // len(MARKETS) + 1, seed=1)
+    usable = len(vectors) - len(vectors) % paths.k
+    errors = np.zeros(len(OUTPUTS))
+    with tempfile.TemporaryDirectory() as tmp:
+        data, witness = Path(tmp) / "input.json", Path(tmp) / "witness.json"
+        for start in range(0, usable, paths.k):
+            batch = vectors[start:start + paths.k]
+            write_json(data, {"input_data": [row.tolist() for row in batch]})
+            try:
+                produced = ezkl.gen_witness(str(data), str(paths.compiled), str(witness))
+            except RuntimeError as error:
+                raise WitnessError(f"calibration window rejected by the circuit {paths.compiled}: {error}") from error
+            decoded = decode_outputs(produced["outputs"][0], paths.k, int(settings["model_output_scales"][0]))
+            errors = np.maximum(errors, np.abs(decoded - version.predict(batch)).max(axis=0) * BPS)
+    return {"samples": usable, "max_abs_error_bps": {n: round(float(e), 4) for n, e in zip(OUTPUTS, errors)}}
 
 
 def _export_if_changed(version: ModelVersion, paths: CircuitPaths) -> bool:
@@ -106,69 +220,106 @@ def _export_if_changed(version: ModelVersion, paths: CircuitPaths) -> bool:
         return True
 
 
-def build_circuit(version: ModelVersion, k: int = 1, plan: CalibrationPlan = CalibrationPlan(),
-                  circuits_dir: Path = CIRCUITS_DIR, progress: Progress = lambda _: None) -> Circuit:
-    paths = CircuitPaths.for_version(version.model_id, version.version, k, circuits_dir)
-    changed = _export_if_changed(version, paths)
-    manifest = json.loads(paths.manifest.read_text()) if paths.manifest.exists() else None
-    stale = (changed or manifest is None or not paths.settings.exists()
-             or manifest["files"]["settings"] != sha256_file(paths.settings)
-             or manifest.get("calibration_plan") != plan.describe())
-    if stale:
-        progress(f"calibrating circuit settings for K={k} ({plan.target})")
-        _write_settings(version, paths, plan)
-    settings = read_json(paths.settings)
-    logrows = int(settings["run_args"]["logrows"])
+def _compile(paths: CircuitPaths) -> None:
     paths.cache.mkdir(parents=True, exist_ok=True)
-    if stale or not paths.compiled.exists():
+    if not ezkl.compile_circuit(str(paths.onnx), str(paths.compiled), str(paths.settings)):
+        raise ProverError(f"ezkl compile_circuit failed for {paths.onnx}")
+
+
+def build_circuit(version: ModelVersion, k: int = 1, plan: CalibrationPlan = PRODUCTION_PLAN,
+                  circuits_dir: Path = CIRCUITS_DIR, progress: Progress = lambda _: None,
+                  srs: SRS | None = None, cache_dir: Path | None = None) -> Circuit:
+    """The circuit of `version` over K markets: reused when its inputs are unchanged, else rebuilt.
+
+    `srs` defaults to this machine's development SRS; pass `prover.srs.ceremony_srs(...)` to publish
+    (the manifest then pins the SRS and the vk). `cache_dir` keeps keys of a non-production build
+    (e.g. the benchmark's EZKL-defaults baseline) apart from the production cache.
+    """
+    paths = CircuitPaths.for_version(version.model_id, version.version, k, circuits_dir, cache_dir)
+    manifest = read_json(paths.manifest) if paths.manifest.exists() else None
+    if manifest is not None:
+        check_ezkl_version(manifest["ezkl_version"], f"circuit manifest {paths.manifest}")
+    onnx_changed = _export_if_changed(version, paths)
+    resettle = (onnx_changed or manifest is None or not paths.settings.exists() or not paths.calibration.exists()
+                or manifest.get("calibration_plan") != plan.describe())
+    if resettle:
+        progress(f"choosing circuit settings for K={k} ({plan.target or 'explicit run args'})")
+        _write_settings(version, paths, plan)
+    settings_changed = manifest is not None and manifest["files"]["settings"] != sha256_file(paths.settings)
+    recompile = resettle or settings_changed or not paths.compiled.exists()
+    if recompile:
         progress("compiling circuit")
-        if not ezkl.compile_circuit(str(paths.onnx), str(paths.compiled), str(paths.settings)):
-            raise ProverError(f"ezkl compile_circuit failed for {paths.onnx}")
-    srs = dev_srs(logrows)
-    if stale:
-        manifest = {
-            "model_id": version.model_id, "version": version.version, "k": k,
-            "ezkl_version": EZKL_VERSION, "logrows": logrows,
-            "input_scale": int(settings["model_input_scales"][0]),
-            "output_scale": int(settings["model_output_scales"][0]),
-            "visibility": {"input": "hashed/public", "param": "fixed", "output": "public"},
-            "calibration_plan": plan.describe(),
-            "files": {"onnx": sha256_file(paths.onnx), "settings": sha256_file(paths.settings),
-                      "calibration": sha256_file(paths.calibration),
-                      "compiled_circuit": sha256_file(paths.compiled)},
-            "srs": {"provenance": srs.provenance, "sha256": None if srs.provenance.startswith("local-dev") else srs.sha256},
-            "vk_sha256": None,
-        }
+        _compile(paths)
+    settings = read_json(paths.settings)
+    srs = srs or dev_srs(int(settings["run_args"]["logrows"]))
+    if manifest is None or resettle or settings_changed or _srs_changed(manifest, srs):
+        progress("measuring float-vs-circuit error")
+        manifest = _new_manifest(version, paths, settings, plan, srs)
         write_json(paths.manifest, manifest)
-    assert manifest is not None
-    for name, path in (("ONNX", paths.onnx), ("settings", paths.settings),
-                       ("calibration data", paths.calibration), ("compiled circuit", paths.compiled)):
-        check_pinned(name, path, manifest["files"][_MANIFEST_KEYS[name]])
-    _ensure_keys(paths, srs, manifest, progress)
+    for name, key in _MANIFEST_FILES:
+        check_pinned(name, getattr(paths, key), manifest["files"][key])
+    _ensure_keys(paths, srs, manifest, recompile, progress)
     return Circuit(version, paths, settings, manifest, srs)
 
 
-_MANIFEST_KEYS = {"ONNX": "onnx", "settings": "settings", "calibration data": "calibration",
-                  "compiled circuit": "compiled_circuit"}
+def _srs_changed(manifest: dict[str, Any], srs: SRS) -> bool:
+    """A manifest pinning a ceremony SRS accepts only that file; a dev manifest moves to a ceremony."""
+    pinned = manifest["srs"].get("sha256")
+    if pinned is not None and pinned != srs.sha256:
+        raise ManifestMismatchError("SRS", pinned, srs.sha256, str(srs.path))
+    return manifest["srs"]["provenance"] != srs.provenance
 
 
-def _ensure_keys(paths: CircuitPaths, srs: SRS, manifest: dict[str, Any], progress: Progress) -> None:
-    if srs.sha256 and manifest["srs"].get("sha256") not in (None, srs.sha256):
-        raise ManifestMismatchError("SRS", manifest["srs"]["sha256"], srs.sha256, str(srs.path))
-    lock = json.loads(paths.keys_lock.read_text()) if paths.keys_lock.exists() else None
-    if lock is not None and lock["compiled_circuit"] == manifest["files"]["compiled_circuit"] \
-            and lock["srs_sha256"] == srs.sha256:
+def _new_manifest(version: ModelVersion, paths: CircuitPaths, settings: dict[str, Any], plan: CalibrationPlan,
+                  srs: SRS) -> dict[str, Any]:
+    run_args = settings["run_args"]
+    ceremony = not srs.provenance.startswith("local-dev")
+    return {
+        "model_id": version.model_id, "version": version.version, "k": paths.k,
+        "ezkl_version": installed_ezkl_version(), "logrows": int(run_args["logrows"]),
+        "input_scale": int(settings["model_input_scales"][0]), "param_scale": int(run_args["param_scale"]),
+        "output_scale": int(settings["model_output_scales"][0]),
+        "visibility": {"input": "hashed/public", "param": "fixed", "output": "public"},
+        "calibration_plan": plan.describe(),
+        "files": {key: sha256_file(getattr(paths, key)) for _, key in _MANIFEST_FILES},
+        "compiled_circuit": "not pinned: ezkl compile_circuit output is not byte-deterministic; "
+                            "the local keys lock pins the compiled file the keys were made from",
+        "fidelity": _measure_fidelity(version, paths, settings, plan),
+        "srs": {"provenance": srs.provenance, "logrows": srs.logrows, "sha256": srs.sha256 if ceremony else None},
+        # Filled in by the first key generation on a ceremony SRS; a dev SRS is random per machine.
+        "vk_sha256": None,
+    }
+
+
+def _ensure_keys(paths: CircuitPaths, srs: SRS, manifest: dict[str, Any], recompiled: bool,
+                 progress: Progress) -> None:
+    """Reuse the keys the lock pins, or make them; a replaced compiled file or key is an error."""
+    lock = read_json(paths.keys_lock) if paths.keys_lock.exists() else None
+    if lock is not None:
+        check_ezkl_version(lock["ezkl_version"], f"keys lock {paths.keys_lock}")
+    same_inputs = lock is not None and lock["settings"] == manifest["files"]["settings"] \
+        and lock["srs_sha256"] == srs.sha256
+    if same_inputs and not recompiled:
+        check_pinned("compiled circuit", paths.compiled, lock["compiled_circuit"])
         check_pinned("verification key", paths.vk, lock["vk_sha256"])
         check_pinned("proving key", paths.pk, lock["pk_sha256"])
         if manifest.get("vk_sha256"):
             check_pinned("verification key", paths.vk, manifest["vk_sha256"])
         return
     progress(f"generating keys (logrows {manifest['logrows']})")
+    paths.vka.unlink(missing_ok=True)
     if not ezkl.setup(str(paths.compiled), str(paths.vk), str(paths.pk), str(srs.path)):
         raise ProverError(f"ezkl setup failed for {paths.compiled}")
     vk_hash = sha256_file(paths.vk)
-    if manifest.get("vk_sha256") and manifest["vk_sha256"] != vk_hash:
-        raise ManifestMismatchError("verification key", manifest["vk_sha256"], vk_hash, str(paths.vk))
-    write_json(paths.keys_lock, {"compiled_circuit": manifest["files"]["compiled_circuit"],
-                                 "srs_sha256": srs.sha256, "srs_provenance": srs.provenance,
-                                 "vk_sha256": vk_hash, "pk_sha256": sha256_file(paths.pk)})
+    # Keys depend on the circuit, not on the compiled file's byte order: a recompile of the same
+    # settings on the same SRS must give the vk already pinned, by the manifest or by the lock.
+    expected = manifest.get("vk_sha256") or (lock["vk_sha256"] if same_inputs else None)
+    if expected and expected != vk_hash:
+        raise ManifestMismatchError("verification key", expected, vk_hash, str(paths.vk))
+    if not srs.provenance.startswith("local-dev") and not manifest.get("vk_sha256"):
+        manifest["vk_sha256"] = vk_hash
+        write_json(paths.manifest, manifest)
+    write_json(paths.keys_lock, {"ezkl_version": installed_ezkl_version(), "settings": manifest["files"]["settings"],
+                                 "compiled_circuit": sha256_file(paths.compiled), "srs_sha256": srs.sha256,
+                                 "srs_provenance": srs.provenance, "vk_sha256": vk_hash,
+                                 "pk_sha256": sha256_file(paths.pk)})

@@ -13,15 +13,9 @@ import numpy as np
 
 from models.spec import OUTPUTS, felt_to_wad, signed_felt, split_instances
 from prover.artifacts import write_json
-from prover.circuit import Circuit
-from prover.errors import ProofError, WitnessError
-
-BPS = 1e4
-
-
-def felt_from_hex(value: str) -> int:
-    """EZKL writes field elements as little-endian hex."""
-    return int.from_bytes(bytes.fromhex(value.removeprefix("0x")), "little")
+from prover.backends import Backend, select_backend
+from prover.circuit import BPS, Circuit, check_ezkl_version, decode_outputs, felt_from_hex
+from prover.errors import FidelityError, ProofError, WitnessError
 
 
 def input_commitment(vector: np.ndarray, input_scale: int) -> int:
@@ -53,18 +47,32 @@ class ProofResult:
     prove_seconds: float
     witness_seconds: float
     proof_path: Path = field(repr=False)
+    backend: str = "cpu"
 
     @property
     def max_abs_error_bps(self) -> float:
         return max(max(m.error_bps.values()) for m in self.markets)
 
     @property
+    def error_bps_by_output(self) -> dict[str, float]:
+        """Worst float-vs-circuit difference of each output over the markets of this proof."""
+        return {name: max(m.error_bps[name] for m in self.markets) for name in OUTPUTS}
+
+    @property
     def proof_hex(self) -> str:
         return "0x" + self.proof.hex()
 
 
-def prove(circuit: Circuit, vectors: np.ndarray, workdir: Path | None = None) -> ProofResult:
-    """Prove the model on K input vectors [K, F] (meta fields first) and verify the proof off-chain."""
+def prove(circuit: Circuit, vectors: np.ndarray, workdir: Path | None = None,
+          backend: Backend | None = None) -> ProofResult:
+    """Prove the model on K input vectors [K, F] (meta fields first) and verify the proof off-chain.
+
+    `backend` defaults to the configured one (`prover.backends.select_backend`). Raises WitnessError
+    for inputs the circuit rejects, FidelityError when an output is further than the circuit's
+    tolerance from the float model, ProofError when proving fails or the proof does not verify.
+    """
+    backend = backend or select_backend()
+    check_ezkl_version(circuit.manifest["ezkl_version"], f"circuit {circuit.paths.source}")
     vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float64))
     if vectors.shape != (circuit.k, circuit.version.input_size):
         raise WitnessError(f"expected inputs of shape ({circuit.k}, {circuit.version.input_size}), "
@@ -78,29 +86,35 @@ def prove(circuit: Circuit, vectors: np.ndarray, workdir: Path | None = None) ->
     write_json(data, {"input_data": [row.tolist() for row in vectors]})
     started = time.perf_counter()
     try:
-        ezkl.gen_witness(str(data), str(paths.compiled), str(witness), str(paths.vk), str(circuit.srs.path))
+        produced = ezkl.gen_witness(str(data), str(paths.compiled), str(witness), str(paths.vk), str(circuit.srs.path))
     except RuntimeError as error:
         raise WitnessError(f"witness generation failed (inputs outside the calibrated range?): {error}") from error
     witness_seconds = time.perf_counter() - started
+    floats = circuit.version.predict(vectors)
+    # Checked on the witness, before the expensive proof: a faithful circuit or no proof at all.
+    errors = np.abs(decode_outputs(produced["outputs"][0], circuit.k, circuit.output_scale) - floats) * BPS
+    market, output = np.unravel_index(int(errors.argmax()), errors.shape)
+    if errors[market, output] > circuit.tolerance_bps:
+        raise FidelityError(int(market), OUTPUTS[output], float(errors[market, output]), circuit.tolerance_bps)
     started = time.perf_counter()
     try:
-        ezkl.prove(str(witness), str(paths.compiled), str(paths.pk), str(proof_path), str(circuit.srs.path))
+        with backend.active():
+            ezkl.prove(str(witness), str(paths.compiled), str(paths.pk), str(proof_path), str(circuit.srs.path))
     except RuntimeError as error:
-        raise ProofError(f"proving failed: {error}") from error
+        raise ProofError(f"proving failed on the {backend.name} backend: {error}") from error
     prove_seconds = time.perf_counter() - started
     if not verify(circuit, proof_path):
         raise ProofError(f"the proof at {proof_path} does not verify off-chain")
     document = json.loads(proof_path.read_text())
     instances = [felt_from_hex(v) for v in document["instances"][0]]
     hashes, outputs = split_instances(instances, circuit.k)
-    floats = circuit.version.predict(vectors)
     scale = circuit.output_scale
     markets = [MarketOutput(values={n: signed_felt(f) / 2**scale for n, f in zip(OUTPUTS, felts)},
                             wad={n: felt_to_wad(f, scale) for n, f in zip(OUTPUTS, felts)},
                             float_model={n: float(v) for n, v in zip(OUTPUTS, floats[i])})
                for i, felts in enumerate(outputs)]
     return ProofResult(bytes.fromhex(document["hex_proof"].removeprefix("0x")), instances, hashes, markets,
-                       vectors, prove_seconds, witness_seconds, proof_path)
+                       vectors, prove_seconds, witness_seconds, proof_path, backend.name)
 
 
 def verify(circuit: Circuit, proof_path: Path) -> bool:
