@@ -303,22 +303,28 @@ def _ensure_keys(paths: CircuitPaths, srs: SRS, manifest: dict[str, Any], recomp
         check_pinned("compiled circuit", paths.compiled, lock["compiled_circuit"])
         check_pinned("verification key", paths.vk, lock["vk_sha256"])
         check_pinned("proving key", paths.pk, lock["pk_sha256"])
-        if manifest.get("vk_sha256"):
-            check_pinned("verification key", paths.vk, manifest["vk_sha256"])
-        return
+    else:
+        _generate_keys(paths, srs, manifest, lock["vk_sha256"] if same_inputs else None, progress)
+    vk_hash = sha256_file(paths.vk)
+    if manifest.get("vk_sha256") and manifest["vk_sha256"] != vk_hash:
+        raise ManifestMismatchError("verification key", manifest["vk_sha256"], vk_hash, str(paths.vk))
+    if manifest["srs"]["sha256"] is not None and not manifest.get("vk_sha256"):
+        # First keys on a pinned ceremony SRS: from now on the manifest publishes this vk.
+        manifest["vk_sha256"] = vk_hash
+        write_json(paths.manifest, manifest)
+
+
+def _generate_keys(paths: CircuitPaths, srs: SRS, manifest: dict[str, Any], locked_vk: str | None,
+                   progress: Progress) -> None:
     progress(f"generating keys (logrows {manifest['logrows']})")
     paths.vka.unlink(missing_ok=True)
     if not ezkl.setup(str(paths.compiled), str(paths.vk), str(paths.pk), str(srs.path)):
         raise ProverError(f"ezkl setup failed for {paths.compiled}")
     vk_hash = sha256_file(paths.vk)
     # Keys depend on the circuit, not on the compiled file's byte order: a recompile of the same
-    # settings on the same SRS must give the vk already pinned, by the manifest or by the lock.
-    expected = manifest.get("vk_sha256") or (lock["vk_sha256"] if same_inputs else None)
-    if expected and expected != vk_hash:
-        raise ManifestMismatchError("verification key", expected, vk_hash, str(paths.vk))
-    if not srs.provenance.startswith("local-dev") and not manifest.get("vk_sha256"):
-        manifest["vk_sha256"] = vk_hash
-        write_json(paths.manifest, manifest)
+    # settings on the same SRS must give the vk the lock already pins.
+    if locked_vk and locked_vk != vk_hash:
+        raise ManifestMismatchError("verification key", locked_vk, vk_hash, str(paths.vk))
     write_json(paths.keys_lock, {"ezkl_version": installed_ezkl_version(), "settings": manifest["files"]["settings"],
                                  "compiled_circuit": sha256_file(paths.compiled), "srs_sha256": srs.sha256,
                                  "srs_provenance": srs.provenance, "vk_sha256": vk_hash,

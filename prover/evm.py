@@ -26,6 +26,7 @@ import ezkl
 from eth_abi import encode as abi_encode
 from eth_utils import function_signature_to_4byte_selector
 from web3 import Web3
+from web3.exceptions import ContractLogicError
 
 from prover.circuit import Circuit
 from prover.errors import ProofError, ToolchainError, VerifierGenerationError
@@ -135,7 +136,10 @@ class LocalChain:
     def send(self, to: str, data: bytes) -> tuple[bytes, int]:
         """Call `to` with `data` (to read its return value), then mine it; returns (return data, gas used)."""
         call = {"from": self.account, "to": to, "data": data}
-        returned = bytes(self.web3.eth.call(call))
+        try:
+            returned = bytes(self.web3.eth.call(call))
+        except ContractLogicError as error:
+            raise ProofError(f"call to {to} reverted: {error}") from error
         receipt = self.web3.eth.wait_for_transaction_receipt(self.web3.eth.send_transaction(call))
         if receipt.status != 1:
             raise ProofError(f"transaction to {to} reverted (gas used {receipt.gasUsed})")

@@ -1,0 +1,60 @@
+"""Pure helpers: felt decoding, verifier calldata, run args of a plan, logrows sizing, version guard."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from eth_abi import decode as abi_decode
+from eth_utils import function_signature_to_4byte_selector
+
+from models.spec import FIELD_MODULUS, OUTPUTS
+from prover.circuit import (PRODUCTION_PLAN, _smallest_logrows, check_ezkl_version, decode_outputs,
+                            felt_from_hex)
+from prover.errors import EzklVersionError
+from prover.evm import PLAIN_VERIFY_SIGNATURE, REUSABLE_VERIFY_SIGNATURE, verifier_calldata
+
+
+def _felt_hex(value: int) -> str:
+    return "0x" + (value % FIELD_MODULUS).to_bytes(32, "little").hex()
+
+
+def test_felts_are_little_endian_and_outputs_signed() -> None:
+    assert felt_from_hex(_felt_hex(5)) == 5
+    felts = [_felt_hex(v) for v in (2**20, -(2**19), 0, 3 * 2**18, 1)]
+    decoded = decode_outputs(felts, 1, 20)
+    assert decoded.shape == (1, len(OUTPUTS))
+    np.testing.assert_allclose(decoded[0], [1.0, -0.5, 0.0, 0.75, 2**-20])
+
+
+def test_reusable_calldata_round_trips() -> None:
+    proof, instances, vka = b"\x01\x02" * 40, [7, FIELD_MODULUS - 1], [b"\x11" * 32, b"\x22" * 32]
+    data = verifier_calldata(proof, instances, vka)
+    assert data[:4] == function_signature_to_4byte_selector(REUSABLE_VERIFY_SIGNATURE)
+    assert abi_decode(["bytes", "uint256[]", "bytes32[]"], data[4:]) == (proof, tuple(instances), tuple(vka))
+
+
+def test_plain_calldata_has_no_vka() -> None:
+    data = verifier_calldata(b"\xff" * 64, [1, 2, 3])
+    assert data[:4] == function_signature_to_4byte_selector(PLAIN_VERIFY_SIGNATURE)
+    assert abi_decode(["bytes", "uint256[]"], data[4:]) == (b"\xff" * 64, (1, 2, 3))
+
+
+def test_plan_run_args_carry_the_measured_choices() -> None:
+    args = PRODUCTION_PLAN.run_args(logrows=12)
+    assert (args.input_scale, args.param_scale, args.decomp_base, args.decomp_legs, args.logrows) == (14, 20, 1024, 3, 12)
+    assert args.param_visibility == "fixed" and args.output_visibility == "public"
+
+
+@pytest.mark.parametrize(("rows", "checks", "expected"), [
+    (2869, [[-1, 1], [0, 1023]], 12),    # rows bind
+    (100, [[0, 16383]], 15),             # the range-check table binds
+    (4096 - 16, [[0, 1023]], 12),        # exactly full, reserved rows included
+])
+def test_smallest_logrows(rows: int, checks: list[list[int]], expected: int) -> None:
+    assert _smallest_logrows({"num_rows": rows, "required_range_checks": checks}) == expected
+
+
+def test_artifacts_of_another_ezkl_version_are_refused() -> None:
+    check_ezkl_version("23.0.5", "manifest")
+    with pytest.raises(EzklVersionError, match="22.1.0"):
+        check_ezkl_version("22.1.0", "manifest")
