@@ -42,5 +42,128 @@ def audit(bundle: Path = typer.Argument(..., help="proof bundle (zkrisk-bundle/1
     raise typer.Exit(0 if result.passed else 1)
 
 
+@app.command()
+def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000),
+          log_level: str = typer.Option("info")) -> None:
+    """Run the oracle service. Embedded by default: SQLite, an in-process worker, anvil started and
+    the contracts deployed if needed, bundled data replayed. Settings: ZKRISK_* environment variables."""
+    import uvicorn
+
+    from oracle.api import create_app
+    from oracle.chain.local import ensure_local_chain
+    from oracle.logs import configure_logging
+    from oracle.services import runtime
+    from oracle.settings import get_settings
+
+    settings = get_settings()
+    configure_logging(log_level.upper())
+    anvil = None
+    if settings.start_anvil:
+        typer.echo(f"chain: {settings.rpc_url} (building circuits and deploying if needed)")
+        _, anvil = ensure_local_chain(settings.rpc_url, runtime(settings), settings.deployment_path)
+    try:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+    finally:
+        if anvil is not None:
+            anvil.terminate()
+
+
+@app.command()
+def worker(queues: str = typer.Option("data,prove,submit", help="comma-separated queues to consume"),
+           concurrency: int = typer.Option(1, help="processes (proving uses all cores: keep 1 per machine)"),
+           beat: bool = typer.Option(False, help="also run the beat scheduler (exactly one per deployment)"),
+           log_level: str = typer.Option("info")) -> None:
+    """Run a Celery worker against the configured broker (production: Redis), e.g. `--queues prove`."""
+    from oracle.db import migrate
+    from oracle.logs import configure_logging
+    from oracle.settings import get_settings
+    from oracle.worker import celery
+
+    configure_logging(log_level.upper())
+    migrate(get_settings().database_url)
+    argv = ["worker", "--queues", queues, "--concurrency", str(concurrency), "--loglevel", log_level,
+            "--without-gossip", "--without-mingle"]
+    celery.worker_main(argv + (["--beat"] if beat else []))
+
+
+@app.command()
+def update(markets: list[str] = typer.Argument(..., help="market symbols, proved together"),
+           epoch: int = typer.Option(None, help="UTC day number; default: latest data"),
+           url: str = typer.Option("http://127.0.0.1:8000"),
+           api_key: str = typer.Option(..., envvar="ZKRISK_API_KEY", help="API key (or ZKRISK_API_KEY)"),
+           wait: bool = typer.Option(True, help="follow the jobs until they finish")) -> None:
+    """Request an update through the API and follow its jobs."""
+    import time
+
+    import httpx
+
+    reply = httpx.post(f"{url}/updates", json={"markets": markets, "epoch": epoch},
+                       headers={"X-API-Key": api_key}, timeout=30)
+    if reply.status_code >= 400:
+        typer.echo(f"{reply.status_code}: {reply.text}", err=True)
+        raise typer.Exit(1)
+    jobs = [j["id"] for j in reply.json()["jobs"]]
+    while True:
+        states = [httpx.get(f"{url}/updates/{j}", timeout=30).json() for j in jobs]
+        typer.echo("  ".join(f"{s['market']}@{s['epoch']}: {s['state']} ({s['progress']:.0%})" for s in states))
+        if not wait or all(s["state"] in ("confirmed", "failed") for s in states):
+            break
+        time.sleep(2)
+    if any(s["state"] == "failed" for s in states):
+        raise typer.Exit(1)
+
+
+@app.command()
+def status(limit: int = typer.Option(10, help="recent jobs to list")) -> None:
+    """Markets, recent jobs and their states, read from the service database."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from oracle.status import market_rows, recent_jobs
+    from oracle.settings import get_settings
+
+    settings = get_settings()
+    console = Console()
+    markets = Table(title="markets")
+    for column in ("market", "last epoch", "CR", "LT", "age", "in flight"):
+        markets.add_column(column)
+    for row in market_rows(settings):
+        markets.add_row(*row)
+    console.print(markets)
+    jobs = Table(title=f"last {limit} jobs")
+    for column in ("job", "market", "epoch", "state", "progress", "detail"):
+        jobs.add_column(column)
+    for row in recent_jobs(settings, limit):
+        jobs.add_row(*row)
+    console.print(jobs)
+
+
+apikey = typer.Typer(help="API keys for write endpoints (stored hashed; shown once).")
+app.add_typer(apikey, name="apikey")
+
+
+@apikey.command("create")
+def apikey_create(name: str) -> None:
+    """Create a key and print it (it cannot be shown again)."""
+    from oracle.auth import create_key
+    from oracle.db import migrate, session_scope
+    from oracle.settings import get_settings
+
+    url = get_settings().database_url
+    migrate(url)
+    with session_scope(url) as session:
+        typer.echo(create_key(session, name))
+
+
+@apikey.command("revoke")
+def apikey_revoke(name: str) -> None:
+    from oracle.auth import revoke_key
+    from oracle.db import session_scope
+    from oracle.settings import get_settings
+
+    with session_scope(get_settings().database_url) as session:
+        revoke_key(session, name)
+
+
 if __name__ == "__main__":
     app()

@@ -1,0 +1,112 @@
+"""A local development chain for the embedded service: anvil started if needed, the system deployed
+once with `oracle.chain.deploy.deploy_system`, and the service manifest written.
+
+The service manifest is the deployment's `to_manifest()` plus what the web3 gateway needs and Ape
+would otherwise provide: the RPC URL it was deployed through and the contracts' ABIs. One model is
+registered per configured batch size (model id = K), each on the reusable verifier with its VKA.
+
+anvil runs with `--state`, so its chain survives a restart (the fault tests restart it mid-submit).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import requests
+
+from models.spec import MARKETS
+from oracle.chain.deploy import ModelConfig, Timing, deploy_system, project, register_model
+from oracle.errors import ConfigurationError
+from oracle.runtime import ProverRuntime
+from oracle.services import DEV_DEPLOYER, DEV_PUBLISHERS, DEV_QUORUM
+from prover.evm import vka_words
+from prover.toolchain import anvil_executable
+
+#: development timing: no delay between updates (benchmarks send many), a day-old commitment is fine
+DEV_TIMING = Timing(min_update_delay=0, max_commitment_age=86_400, staleness_period=3 * 86_400)
+ABI_CONTRACTS = ("RiskOracle", "DataCommitmentRegistry", "RiskGovernor")
+
+
+def rpc_alive(rpc_url: str) -> bool:
+    try:
+        reply = requests.post(rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []},
+                              timeout=2)
+        return reply.ok
+    except requests.RequestException:
+        return False
+
+
+def start_anvil(rpc_url: str, state_path: Path, log_path: Path | None = None) -> subprocess.Popen:
+    """Start anvil on the URL's port, its chain kept in `state_path` across restarts."""
+    port = urlparse(rpc_url).port or 8545
+    state_path.parent.mkdir(parents=True, exist_ok=True)
+    log = open(log_path or state_path.with_suffix(".log"), "ab")
+    process = subprocess.Popen([str(anvil_executable()), "--port", str(port), "--state", str(state_path),
+                                "--state-interval", "1"], stdout=log, stderr=subprocess.STDOUT)
+    for _ in range(200):
+        if rpc_alive(rpc_url):
+            return process
+        if process.poll() is not None:
+            raise ConfigurationError(f"anvil exited with {process.returncode}; see {log.name}")
+        time.sleep(0.1)
+    process.terminate()
+    raise ConfigurationError(f"anvil did not answer on {rpc_url}")
+
+
+def _code_at(rpc_url: str, address: str) -> bool:
+    reply = requests.post(rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_getCode",
+                                         "params": [address, "latest"]}, timeout=5).json()
+    return reply.get("result", "0x") not in ("0x", "0x0")
+
+
+def deployed(manifest_path: Path, rpc_url: str) -> dict[str, Any] | None:
+    """The manifest at `manifest_path` if its contracts exist on the chain at `rpc_url`."""
+    if not manifest_path.exists():
+        return None
+    manifest = json.loads(manifest_path.read_text())
+    return manifest if _code_at(rpc_url, manifest["contracts"]["RiskOracle"]) else None
+
+
+def deploy_local(rpc_url: str, runtime: ProverRuntime, manifest_path: Path) -> dict[str, Any]:
+    """Deploy with anvil's development accounts (deployer 0, publishers 1-3 with quorum 2)."""
+    from ape import accounts, networks
+
+    with networks.parse_network_choice(f"ethereum:local:{rpc_url}"):
+        dev = accounts.test_accounts
+        deployer, publishers = dev[DEV_DEPLOYER], [dev[i] for i in DEV_PUBLISHERS]
+        configs = [ModelConfig(model_id=k, output_scale=runtime.circuit(k).output_scale,
+                               markets=tuple(MARKETS.values()), markets_per_proof=k,
+                               vka_words=vka_words(runtime.circuit(k)), label=f"{runtime.model_key} K={k}")
+                   for k in runtime.batch_sizes]
+        deployment = deploy_system(deployer, publishers, configs[0], quorum=DEV_QUORUM, timing=DEV_TIMING,
+                                   hand_over=False)
+        for config in configs[1:]:
+            register_model(deployment.oracle, config, deployment.verifier, deployer)
+            deployment.models.append(config)
+        deployment.hand_over_to_timelock()
+        p = project()
+        manifest = {**deployment.to_manifest(), "rpc_url": rpc_url,
+                    "abis": {name: getattr(p, name).contract_type.model_dump(mode="json", by_alias=True)["abi"]
+                             for name in ABI_CONTRACTS}}
+    # the gateway and the bundle report the chain id the node reports (Ape may report its own default)
+    manifest["chain_id"] = int(requests.post(rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId",
+                                                            "params": []}, timeout=5).json()["result"], 16)
+    manifest_path.parent.mkdir(parents=True, exist_ok=True)
+    manifest_path.write_text(json.dumps(manifest, indent=1))
+    return manifest
+
+
+def ensure_local_chain(rpc_url: str, runtime: ProverRuntime, manifest_path: Path,
+                       start: bool = True) -> tuple[dict[str, Any], subprocess.Popen | None]:
+    """anvil up (started when `start` and nothing answers) and the system deployed on it."""
+    process = None
+    if not rpc_alive(rpc_url):
+        if not start:
+            raise ConfigurationError(f"no node at {rpc_url}")
+        process = start_anvil(rpc_url, manifest_path.with_name("anvil-state.json"))
+    return deployed(manifest_path, rpc_url) or deploy_local(rpc_url, runtime, manifest_path), process

@@ -1,0 +1,84 @@
+"""Prometheus metrics, computed from the database at scrape time.
+
+Stages run in worker processes (possibly on other machines); the database is the one place that sees
+all of them, so `/metrics` reads it instead of keeping per-process counters that a restart would
+reset. Exposed:
+
+    zkrisk_jobs{state}                         jobs by state (outcome for confirmed/failed)
+    zkrisk_jobs_failed{kind}                   failed jobs by error kind
+    zkrisk_prove_seconds (histogram)           proving time per proof
+    zkrisk_update_gas_used (histogram)         gas of confirmed update transactions
+    zkrisk_gas_used_total                      gas of all confirmed updates
+    zkrisk_queue_depth{stage}                  batches waiting for (or in) each stage
+    zkrisk_last_update_age_seconds{market}     age of each market's last confirmed update
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from sqlalchemy import func, select
+
+from oracle.db import Batch, Job, JobState, session_scope, utcnow
+from oracle.pipeline import STAGE_FOR, aware
+
+PROVE_BUCKETS = (1, 2, 5, 10, 15, 20, 30, 60, 120, 300)
+GAS_BUCKETS = (2e5, 4e5, 6e5, 8e5, 1e6, 1.5e6, 2e6, 3e6)
+
+
+def _histogram(name: str, documentation: str, values: list[float], buckets: tuple[float, ...]) -> Metric:
+    counts = [sum(1 for v in values if v <= bound) for bound in buckets]
+    metric = HistogramMetricFamily(name, documentation, sum_value=sum(values),
+                                   buckets=[(str(b), c) for b, c in zip(buckets, counts)]
+                                   + [("+Inf", len(values))])
+    return metric
+
+
+class DatabaseCollector:
+    def __init__(self, database_url: str, markets: list[str]) -> None:
+        self.database_url, self.markets = database_url, markets
+
+    def collect(self) -> Iterator[Metric]:
+        with session_scope(self.database_url) as session:
+            by_state = dict(session.execute(select(Job.state, func.count()).group_by(Job.state)).all())
+            failed = session.execute(select(Job.error_kind, func.count()).where(Job.state == JobState.FAILED)
+                                     .group_by(Job.error_kind)).all()
+            prove = [v for (v,) in session.execute(select(Batch.prove_seconds)
+                                                   .where(Batch.prove_seconds.is_not(None)))]
+            gas = [v for (v,) in session.execute(select(Batch.gas_used).where(Batch.gas_used.is_not(None)))]
+            waiting = dict(session.execute(select(Batch.state, func.count()).group_by(Batch.state)).all())
+            last = dict(session.execute(select(Job.market, func.max(Job.finished_at))
+                                        .where(Job.state == JobState.CONFIRMED).group_by(Job.market)).all())
+        jobs = GaugeMetricFamily("zkrisk_jobs", "Jobs by state", labels=["state"])
+        for state in JobState:
+            jobs.add_metric([state.value], by_state.get(state, 0))
+        yield jobs
+        kinds = GaugeMetricFamily("zkrisk_jobs_failed", "Failed jobs by error kind", labels=["kind"])
+        for kind, count in failed:
+            kinds.add_metric([kind or "unknown"], count)
+        yield kinds
+        yield _histogram("zkrisk_prove_seconds", "Proving time per proof", prove, PROVE_BUCKETS)
+        yield _histogram("zkrisk_update_gas_used", "Gas used per confirmed update transaction", gas, GAS_BUCKETS)
+        total = CounterMetricFamily("zkrisk_gas_used", "Gas used by confirmed updates")
+        total.add_metric([], sum(gas))
+        yield total
+        depth = GaugeMetricFamily("zkrisk_queue_depth", "Batches waiting for or running each stage",
+                                  labels=["stage"])
+        for state, stage in STAGE_FOR.items():
+            depth.add_metric([stage], waiting.get(state, 0))
+        yield depth
+        age = GaugeMetricFamily("zkrisk_last_update_age_seconds", "Age of the last confirmed update",
+                                labels=["market"])
+        now = utcnow()
+        for market in self.markets:
+            if last.get(market) is not None:
+                age.add_metric([market], (now - aware(last[market])).total_seconds())
+        yield age
+
+
+def render(database_url: str, markets: list[str]) -> bytes:
+    registry = CollectorRegistry()
+    registry.register(DatabaseCollector(database_url, markets))
+    return generate_latest(registry)

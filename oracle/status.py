@@ -1,0 +1,43 @@
+"""What `zkrisk status` prints: per-market last update and in-flight jobs, and the latest jobs."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from models.spec import WAD
+from oracle.db import Job, JobState, migrate, session_scope, utcnow
+from oracle.pipeline import aware
+from oracle.settings import Settings
+
+
+def _age(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+def market_rows(settings: Settings) -> list[tuple[str, ...]]:
+    migrate(settings.database_url)
+    rows = []
+    with session_scope(settings.database_url) as session:
+        for market in settings.markets:
+            last = session.scalars(select(Job).where(Job.market == market, Job.state == JobState.CONFIRMED)
+                                   .order_by(Job.epoch.desc()).limit(1)).first()
+            flying = session.scalar(select(func.count()).where(
+                Job.market == market, Job.state.not_in([JobState.CONFIRMED, JobState.FAILED])))
+            if last is None:
+                rows.append((market, "-", "-", "-", "-", str(flying)))
+                continue
+            wad = {k: int(v) / WAD for k, v in last.values_wad.items()}
+            rows.append((market, str(last.epoch), f"{wad['cr']:.4f}", f"{wad['lt']:.4f}",
+                         _age((utcnow() - aware(last.finished_at)).total_seconds()), str(flying)))
+    return rows
+
+
+def recent_jobs(settings: Settings, limit: int) -> list[tuple[str, ...]]:
+    with session_scope(settings.database_url) as session:
+        jobs = session.scalars(select(Job).order_by(Job.created_at.desc()).limit(limit)).all()
+        return [(j.id[:8], j.market, str(j.epoch), j.state.value, f"{j.progress:.0%}",
+                 (f"{j.error_kind}: {j.error_rule or ''} {j.error_message or ''}"[:60] if j.state is JobState.FAILED
+                  else (j.batch.tx_hash or "")[:18] if j.batch else "")) for j in jobs]

@@ -1,0 +1,197 @@
+"""Celery: queues `data`, `prove`, `submit`; one thin task per pipeline stage; beat schedules.
+
+Tasks take ids only and call `Pipeline.run`; all state lives in the database. Delivery is at least
+once (`acks_late`, requeue when a worker dies, the broker's visibility timeout), and every stage is
+idempotent under its lease, so redelivery is safe. Transient errors retry with exponential backoff
+up to `max_transient_retries`, then the job fails with the last error recorded.
+
+Beat: `heartbeat` requests an update per market when its last one is older than `heartbeat_seconds`;
+`deviation` requests one when the feed's latest close moved more than `deviation_threshold` from
+the close the last update was proved on; `recover` re-enqueues batches stalled by a crash.
+
+Embedded mode (`zkrisk serve`) runs a worker and beat as threads of the API process on the in-memory
+broker; production runs `zkrisk worker --queues prove` (etc.) against Redis.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+from functools import lru_cache
+
+from celery import Celery
+from celery.beat import EmbeddedService
+from kombu import Queue
+from sqlalchemy import select
+
+from oracle.db import Job, JobState, session_scope, utcnow
+from oracle.errors import StageBusyError, TransientError
+from oracle.pipeline import QUEUE_FOR, Pipeline, aware
+from oracle.settings import Settings, get_settings
+
+log = logging.getLogger("zkrisk.worker")
+QUEUES = ("data", "prove", "submit")
+
+celery = Celery("zkrisk")
+_active: Settings | None = None
+
+
+def settings() -> Settings:
+    return _active or get_settings()
+
+
+def activate(active: Settings) -> Celery:
+    """Use these settings in this process (the API passes its injected ones; the CLI the environment)."""
+    global _active
+    _active = active
+    pipeline.cache_clear()
+    return configure(active)
+
+
+def configure(active: Settings) -> Celery:
+    """Apply settings to the Celery app (the worker, beat and the API's producer share them)."""
+    celery.conf.update(
+        broker_url=active.broker_url,
+        result_backend=active.broker_url if active.broker_url.startswith("redis") else None,
+        task_ignore_result=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        broker_transport_options={"visibility_timeout": active.visibility_timeout},
+        broker_connection_retry_on_startup=True,
+        task_queues=[Queue(name) for name in QUEUES],
+        task_default_queue="data",
+        worker_hijack_root_logger=False,
+        beat_schedule={
+            "heartbeat": {"task": "zkrisk.heartbeat", "schedule": active.heartbeat_seconds / 4,
+                          "options": {"queue": "data"}},
+            "deviation": {"task": "zkrisk.deviation", "schedule": active.deviation_check_seconds,
+                          "options": {"queue": "data"}},
+            "recover": {"task": "zkrisk.recover", "schedule": active.recovery_seconds,
+                        "options": {"queue": "data"}},
+        },
+    )
+    return celery
+
+
+@lru_cache
+def pipeline() -> Pipeline:
+    """The process's pipeline (circuits, feed and chain connection are built once per worker)."""
+    from oracle.services import build_pipeline
+
+    return build_pipeline(settings())
+
+
+def enqueue(stage: str, batch_id: str, countdown: float = 0) -> None:
+    STAGE_TASKS[stage].apply_async((batch_id,), queue=QUEUE_FOR[stage], countdown=countdown)
+
+
+def _run_stage(task, stage: str, batch_id: str) -> None:
+    try:
+        follow = pipeline().run(stage, batch_id)
+    except StageBusyError as busy:
+        # another worker holds the lease: look again when it expires (no retry budget spent)
+        raise task.retry(countdown=busy.retry_in, max_retries=None) from busy
+    except TransientError as error:
+        if task.request.retries >= settings().max_transient_retries:
+            pipeline().fail_batch(batch_id, error)
+            return
+        raise task.retry(exc=error, countdown=min(60.0, 2.0 * 2 ** task.request.retries)) from error
+    for next_stage, next_batch in follow:
+        enqueue(next_stage, next_batch)
+
+
+def _stage_task(stage: str):
+    def run(self, batch_id: str) -> None:
+        _run_stage(self, stage, batch_id)
+
+    run.__name__ = run.__qualname__ = stage
+    run.__doc__ = f"Pipeline stage `{stage}` of one batch (queue `{QUEUE_FOR[stage]}`)."
+    return celery.task(name=f"zkrisk.{stage}", bind=True, acks_late=True, max_retries=None)(run)
+
+
+STAGE_TASKS = {stage: _stage_task(stage) for stage in QUEUE_FOR}
+
+
+def request_and_enqueue(markets: list[str], epoch: int | None = None, trigger: str = "api",
+                        requested_by: str | None = None):
+    accepted = pipeline().request(markets, epoch, trigger, requested_by)
+    if accepted.created:
+        enqueue("fetch", accepted.batch_id)
+    return accepted
+
+
+def _last_confirmed(market: str) -> Job | None:
+    with session_scope(settings().database_url) as session:
+        return session.scalars(select(Job).where(Job.market == market, Job.state == JobState.CONFIRMED)
+                               .order_by(Job.epoch.desc()).limit(1)).first()
+
+
+@celery.task(name="zkrisk.heartbeat")
+def heartbeat() -> None:
+    """Request every market whose last confirmed update is older than the heartbeat (or missing)."""
+    active = settings()
+    due = []
+    for market in active.markets:
+        last = _last_confirmed(market)
+        if last is None or _age_seconds(last) > active.heartbeat_seconds:
+            due.append(market)
+    if due:
+        request_and_enqueue(due, trigger="heartbeat")
+
+
+@celery.task(name="zkrisk.deviation")
+def deviation() -> None:
+    """Request markets whose latest close moved more than the threshold since the last proved window."""
+    active, feed = settings(), pipeline().feed
+    due = []
+    for market in active.markets:
+        last = _last_confirmed(market)
+        if last is None or feed.latest_epoch(market) <= last.epoch:
+            continue
+        move = abs(feed.last_close(market) / feed.close_before(market, last.epoch) - 1)
+        if move > active.deviation_threshold:
+            due.append(market)
+    if due:
+        request_and_enqueue(due, trigger="deviation")
+
+
+@celery.task(name="zkrisk.recover")
+def recover(older_than: float | None = None) -> None:
+    """Re-enqueue unfinished batches nobody holds and nobody touched for `older_than` seconds (default:
+    a lease period): after a crash, or when an in-memory queue died with its process."""
+    idle = settings().stage_lease_seconds if older_than is None else older_than
+    for stage, batch_id in pipeline().stalled(timedelta(seconds=idle)):
+        log.warning("re-enqueuing stalled batch", extra={"batch_id": batch_id, "stage": stage})
+        enqueue(stage, batch_id)
+
+
+def _age_seconds(job: Job) -> float:
+    return (utcnow() - aware(job.finished_at)).total_seconds()
+
+
+class EmbeddedWorker:
+    """A Celery worker (solo pool) and beat as daemon threads of this process: `zkrisk serve`."""
+
+    def __init__(self, beat: bool = True) -> None:
+        self.worker = celery.WorkController(pool_cls="solo", concurrency=1, queues=list(QUEUES),
+                                            without_heartbeat=True, without_mingle=True, without_gossip=True,
+                                            loglevel="INFO")
+        self.beat = EmbeddedService(celery, thread=True) if beat else None
+        self.thread = threading.Thread(target=self.worker.start, name="zkrisk-worker", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+        if self.beat is not None:
+            self.beat.start()
+        # anything accepted before a restart: the in-memory queue did not survive it
+        recover.delay(older_than=0)
+
+    def stop(self) -> None:
+        if self.beat is not None:
+            self.beat.stop()
+        self.worker.stop(in_sighandler=False)
+
+
+configure(get_settings())
