@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Callable, Protocol
 
 import numpy as np
 import pandas as pd
@@ -22,6 +22,7 @@ from models.features import DAY, epoch_of, epoch_start
 from models.spec import market_id
 from models.validation import ValidationRules, validate_ohlcv
 from models.versions import ModelVersion
+from oracle.bundle import RawWindow
 from oracle.errors import DataRejectedError
 
 
@@ -31,14 +32,16 @@ class Observation:
     epoch: int
     vector: np.ndarray
     observed_at: int
-    last_close: float
-    source: dict[str, Any]
+    #: the validated bars the vector was computed from, with their source (goes into the proof bundle)
+    raw: RawWindow
 
 
 class MarketFeed(Protocol):
     def latest_epoch(self, market: str) -> int: ...
 
     def last_close(self, market: str) -> float: ...
+
+    def close_before(self, market: str, epoch: int) -> float: ...
 
     def observe(self, market: str, epoch: int) -> Observation: ...
 
@@ -84,7 +87,6 @@ class ReplayFeed:
         except DataQualityError as error:
             raise DataRejectedError(str(error), error.rule) from error
         assert int(vector[0]) == market_id(market) and int(vector[1]) == epoch
-        source = {"kind": "replay", "dataset": "binance_spot_daily", "interval": "1d",
-                  "first_bar": window.index[-(self.version.window + 1)].isoformat(), "last_bar": end.isoformat(),
-                  "closes": window["close"].iloc[-(self.version.window + 1):].tolist()}
-        return Observation(market, epoch, vector, int(time.time()), float(window["close"].iloc[-1]), source)
+        source = {"kind": "bundled-replay", "dataset": "binance_spot_daily", "interval": "1d",
+                  "observed": "at fetch time (historical bars replayed as live)"}
+        return Observation(market, epoch, vector, int(time.time()), RawWindow(source, window))

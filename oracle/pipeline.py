@@ -22,7 +22,8 @@ import socket
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Callable
+from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 from sqlalchemy import or_, select, update
@@ -30,6 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from models.spec import OUTPUTS, market_id as market_id_of
+from oracle.bundle import Bundle, ChainRecord, RawWindow, build_bundle
 from oracle.db import Batch, Job, JobEvent, JobState, session_scope, utcnow
 from oracle.chain.client import ChainGateway, SignedTx, UpdateCall
 from oracle.errors import (
@@ -44,6 +46,7 @@ from oracle.errors import (
 from oracle.feed import MarketFeed
 from oracle.logs import bound
 from oracle.runtime import ProverRuntime
+from prover.proving import MarketOutput, ProofResult
 
 log = logging.getLogger("zkrisk.pipeline")
 
@@ -223,7 +226,7 @@ class Pipeline:
                     _fail(session, job, error)
                     log.warning("data rejected", extra={"job_id": job.id, "rule": error.rule})
                     continue
-                job.inputs, job.observed_at, job.data_source = seen.vector.tolist(), seen.observed_at, seen.source
+                job.inputs, job.observed_at, job.data_source = seen.vector.tolist(), seen.observed_at, seen.raw.to_dict()
                 live.append(job)
             if not live:
                 batch.state, batch.lease_owner, batch.lease_until = JobState.FAILED, None, None
@@ -283,9 +286,6 @@ class Pipeline:
             for job, out in zip([j for j in batch.jobs if not j.state.terminal], result.markets):
                 job.values, job.float_values = out.values, out.float_model
                 job.values_wad = {n: str(v) for n, v in out.wad.items()}
-                # models has no explanation function yet: record the float-vs-circuit comparison,
-                # which is what exists per update today
-                job.explanation = {"kind": "float-vs-circuit", "error_bps": out.error_bps}
             self._advance(session, batch, JobState.PROVED, f"proved in {result.prove_seconds:.1f}s")
         return [("submit", batch_id)]
 
@@ -350,10 +350,23 @@ class Pipeline:
                 or_(Batch.lease_until.is_(None), Batch.lease_until < utcnow()))).all()
         return [(STAGE_FOR[state], batch_id) for batch_id, state in rows]
 
-    def job(self, job_id: str) -> Job:
-        with session_scope(self.database_url) as session:
-            job = session.get(Job, job_id)
-            if job is None:
-                raise NotFoundError(f"job {job_id} does not exist")
-            return job
+    # ------------------------------------------------------------------ publication
+    def bundle(self, batch: Batch, manifest: dict[str, Any] | None) -> Bundle:
+        """The proof bundle (oracle.bundle, zkrisk-bundle/1) of a proved batch, from what was recorded."""
+        jobs = [j for j in batch.jobs if j.values_wad is not None]
+        result = ProofResult(
+            proof=bytes.fromhex(batch.proof_hex.removeprefix("0x")), instances=[int(i) for i in batch.instances],
+            input_hashes=[int(j.input_hash, 16) for j in jobs],
+            markets=[MarketOutput(j.values, {n: int(v) for n, v in j.values_wad.items()}, j.float_values)
+                     for j in jobs],
+            vectors=np.array([j.inputs for j in jobs], dtype=np.float64), prove_seconds=batch.prove_seconds,
+            witness_seconds=batch.witness_seconds, proof_path=Path(f"{batch.id}.proof.json"))
+        raw = {j.market: RawWindow.from_dict(j.data_source, f"job {j.id}") for j in jobs}
+        chain = None
+        if manifest is not None and batch.tx_hash is not None:
+            chain = ChainRecord(manifest["chain_id"], manifest["contracts"], batch.chain_model_id, batch.tx_hash,
+                                batch.block_number)
+        # models has no risk-contribution function yet: explanations stay null until it does
+        return build_bundle(self.runtime.circuit(batch.k), result, {m: w.frame for m, w in raw.items()},
+                            {m: w.source for m, w in raw.items()}, chain=chain)
 

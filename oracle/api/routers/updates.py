@@ -7,7 +7,6 @@ from oracle import worker
 from oracle.api.deps import SessionDep, SettingsDep, Writer
 from oracle.api.schemas import JobDetail, JobOut, UpdateAccepted, UpdateRequest
 from oracle.api.services import PipelineDep
-from oracle.bundle import build_bundle, dumps
 from oracle.db import Job, JobState
 from oracle.errors import ConfigurationError, NotFoundError
 from oracle.services import load_manifest
@@ -65,9 +64,9 @@ def get_update(job_id: str, session: SessionDep) -> JobDetail:
 
 @router.get("/{job_id}/bundle", responses={**NOT_FOUND, 409: {"description": "not proved yet"},
                                            200: {"content": {"application/json": {}},
-                                                 "description": "proof bundle (oracle.bundle, version 1)"}})
+                                                 "description": "proof bundle, format zkrisk-bundle/1"}})
 def get_bundle(job_id: str, session: SessionDep, settings: SettingsDep, pipeline: PipelineDep) -> Response:
-    """Download the proof bundle of one update (format documented in `oracle.bundle`)."""
+    """Download the proof bundle of the proof covering this update (docs/bundle.md, `zkrisk audit`)."""
     job = _job(session, job_id)
     if job.batch is None or job.batch.proof_hex is None or job.values_wad is None:
         raise HTTPException(409, f"job {job_id} has no proof yet (state {job.state.value})")
@@ -75,7 +74,7 @@ def get_bundle(job_id: str, session: SessionDep, settings: SettingsDep, pipeline
         manifest = load_manifest(settings)
     except ConfigurationError:
         manifest = None
-    bundle = build_bundle(job, job.batch, pipeline.runtime, manifest)
+    bundle = pipeline.bundle(job.batch, manifest)
     filename = f"zkrisk-{job.market}-{job.epoch}.bundle.json"
-    return Response(dumps(bundle), media_type="application/json",
+    return Response(bundle.to_bytes(), media_type="application/json",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
