@@ -253,9 +253,13 @@ class Pipeline:
         with session_scope(self.database_url) as session:
             batch = session.get(Batch, batch_id)
             jobs = [j for j in batch.jobs if not j.state.terminal]
+            head = self.chain.head_timestamp()
             for job in jobs:
-                # the hash depends on the batch size's circuit (its input scale), fixed by now
-                job.input_hash = job.input_hash or self.runtime.commitment(batch.k, np.asarray(job.inputs))
+                if job.input_hash is None:
+                    # the hash depends on the batch size's circuit (its input scale), fixed by now
+                    job.input_hash = self.runtime.commitment(batch.k, np.asarray(job.inputs))
+                    # the registry rejects observations after its latest block, whose clock may lag ours
+                    job.observed_at = min(job.observed_at, head)
         # chain calls outside the transaction: each is idempotent (a publisher that posted is skipped)
         posted = {job.id: self.chain.post_commitment(job.market_id, job.epoch, job.input_hash, job.observed_at)
                   for job in jobs}

@@ -180,6 +180,9 @@ class ChainGateway:
     def block_number(self) -> int:
         return self._rpc(lambda: self.w3.eth.block_number)
 
+    def head_timestamp(self) -> int:
+        return self._rpc(lambda: self.w3.eth.get_block("latest")["timestamp"])
+
     def model_for(self, k: int) -> int:
         for model in self.manifest["models"]:
             if model["markets_per_proof"] == k:

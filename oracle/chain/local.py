@@ -76,7 +76,7 @@ def deploy_local(rpc_url: str, runtime: ProverRuntime, manifest_path: Path) -> d
     """Deploy with anvil's development accounts (deployer 0, publishers 1-3 with quorum 2)."""
     from ape import accounts, networks
 
-    with networks.parse_network_choice(f"ethereum:local:{rpc_url}"):
+    with networks.ethereum.local.use_provider("foundry", provider_settings={"host": rpc_url}):
         dev = accounts.test_accounts
         deployer, publishers = dev[DEV_DEPLOYER], [dev[i] for i in DEV_PUBLISHERS]
         configs = [ModelConfig(model_id=k, output_scale=runtime.circuit(k).output_scale,
