@@ -19,10 +19,9 @@ from oracle.errors import ConfigurationError, ProvingFailedError
 
 class ProverRuntime:
     def __init__(self, model_id: str | None = None, version: str | None = None,
-                 batch_sizes: list[int] = [1], circuits: dict[int, Circuit] | None = None) -> None:
-        """`circuits` are already built circuits to use (e.g. a test session's), by batch size."""
+                 batch_sizes: list[int] = [1]) -> None:
         self.model_id, self.version_name, self.batch_sizes = model_id, version, sorted(batch_sizes)
-        self._circuits: dict[int, Circuit] = dict(circuits or {})
+        self._circuits: dict[int, Circuit] = {}
         self._lock = threading.Lock()
 
     @cached_property
