@@ -296,7 +296,8 @@ def _ensure_keys(paths: CircuitPaths, srs: SRS, manifest: dict[str, Any], recomp
     """Reuse the keys the lock pins, or make them; a replaced compiled file or key is an error."""
     lock = read_json(paths.keys_lock) if paths.keys_lock.exists() else None
     if lock is not None:
-        check_ezkl_version(lock["ezkl_version"], f"keys lock {paths.keys_lock}")
+        # a lock without the field predates version recording: treat it as another version
+        check_ezkl_version(lock.get("ezkl_version", "unrecorded"), f"keys lock {paths.keys_lock}")
     same_inputs = lock is not None and lock["settings"] == manifest["files"]["settings"] \
         and lock["srs_sha256"] == srs.sha256
     if same_inputs and not recompiled:
