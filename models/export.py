@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
-from models.data import load_daily
-from models.features import epoch_of, rolling_windows
+from models.data import load_daily, market_days
+from models.features import DAY, epoch_of, realised_samples, rolling_windows
 from models.nets import ProvedGraph
 from models.spec import MARKETS
 from models.versions import ModelVersion
@@ -34,7 +35,14 @@ def calibration_vectors(version: ModelVersion, samples_per_market: int = 256, se
     rng = np.random.default_rng(seed)
     vectors = []
     for symbol, mid in MARKETS.items():
-        windows, ends = rolling_windows(load_daily(symbol), version.window)
+        if version.features == "realised-hourly":
+            days = market_days(symbol)
+            parts = [realised_samples(d, version.window) for _, d in days.groupby("segment")]
+            windows = np.concatenate([x for x, _ in parts])
+            # a window's last day is the day before the target day its parameters apply to
+            ends = pd.DatetimeIndex(np.concatenate([t.index for _, t in parts])) - DAY
+        else:
+            windows, ends = rolling_windows(load_daily(symbol), version.window)
         pick = rng.choice(len(windows), size=min(samples_per_market, len(windows)), replace=False)
         epochs = np.array([epoch_of(ends[i]) for i in pick], dtype=np.float64)
         vectors.append(np.column_stack([np.full(len(pick), mid, dtype=np.float64), epochs, windows[pick]]))

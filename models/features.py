@@ -56,3 +56,57 @@ def rolling_windows(frame: pd.DataFrame, window: int) -> tuple[np.ndarray, pd.Da
         raise InsufficientDataError("?", frame.index[-1], f"{returns.size} returns < window {window}")
     windows = np.lib.stride_tricks.sliding_window_view(returns, window)
     return windows.copy(), frame.index[window:]
+
+
+# --- Realised features from hourly bars (the production feature set) -------------------------------
+
+def daily_realised(hourly: pd.DataFrame) -> pd.DataFrame:
+    """Per complete UTC day: `ret` (close-to-close log return, percent), `rv` (realised variance: sum of
+    squared hourly log returns, percent²) and `rvol` = sqrt(rv) (percent).
+
+    Returns run between consecutive observed hourly closes and belong to the day of the bar that ends
+    them, so a return spanning a tolerated outage gap is counted once and nothing is filled. The
+    frame's first day (no previous close) and a last day without its 23:00 bar are not complete.
+    """
+    returns = log_returns(hourly["close"])
+    day = returns.index.floor("D")
+    daily = pd.DataFrame({"ret": returns.groupby(day).sum(), "rv": returns.pow(2).groupby(day).sum()})
+    daily["rvol"] = np.sqrt(daily["rv"])
+    daily = daily.iloc[1:]
+    last_bar = hourly.index[-1]
+    if last_bar != last_bar.normalize() + pd.Timedelta("23h"):
+        daily = daily.iloc[:-1]
+    daily.index.name = "day"
+    return daily
+
+
+def realised_window(daily: pd.DataFrame, window: int) -> np.ndarray:
+    """Features of the last `window` days of `daily`: [rvol_1..rvol_W, ret_1..ret_W], oldest first."""
+    tail = daily.iloc[-window:]
+    return np.concatenate([tail["rvol"].to_numpy(dtype=np.float64), tail["ret"].to_numpy(dtype=np.float64)])
+
+
+def realised_input_vector(hourly: pd.DataFrame, symbol: str, window: int,
+                          end: pd.Timestamp | None = None) -> np.ndarray:
+    """The hashed input of one proved update from hourly bars: [market_id, epoch, rvol..., ret...].
+
+    Uses the complete days up to and including `end`'s day (default: the last complete day).
+    """
+    hourly = hourly if end is None else hourly.loc[:pd.Timestamp(end).normalize() + pd.Timedelta("23h")]
+    daily = daily_realised(hourly)
+    if len(daily) < window:
+        raise InsufficientDataError(symbol, hourly.index[-1] if len(hourly) else end,
+                                    f"{len(daily)} complete days, the window needs {window}")
+    return np.concatenate([[market_id(symbol), epoch_of(daily.index[-1])], realised_window(daily, window)])
+
+
+def realised_samples(daily: pd.DataFrame, window: int) -> tuple[np.ndarray, pd.DataFrame]:
+    """Every window of one contiguous daily frame with the next day it forecasts.
+
+    Returns features [n, 2W] and the target frame (index: target day; columns ret, rv, rvol).
+    """
+    if len(daily) <= window:
+        return np.empty((0, 2 * window)), daily.iloc[:0]
+    rvol = np.lib.stride_tricks.sliding_window_view(daily["rvol"].to_numpy(dtype=np.float64), window)[:-1]
+    ret = np.lib.stride_tricks.sliding_window_view(daily["ret"].to_numpy(dtype=np.float64), window)[:-1]
+    return np.concatenate([rvol, ret], axis=1), daily.iloc[window:]

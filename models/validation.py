@@ -29,12 +29,18 @@ class ValidationRules:
 
     #: identical closes in a row (with zero range) that make a series stale
     max_repeated_prints: int = 4
+    #: missing bars tolerated in one gap (0: any gap is an error). A tolerated gap is not filled: the
+    #: next return simply spans it (see `models.features.daily_realised`).
+    max_missing_bars: int = 0
     #: Hampel-style spike rule: both the move into a print and the move out of it exceed
     #: `spike_sigmas` robust sigmas of the surrounding returns (window of 2*spike_window+1 bars) ...
     spike_window: int = 10
     spike_sigmas: float = 8.0
     #: ... and the second move undoes the first to within this fraction (a print, not a new level)
     spike_revert_tolerance: float = 0.25
+    #: ... and the move into the print is at least this large (log return), so a twitch in a very
+    #: quiet hour (robust sigma ~0.1%) is not mistaken for a bad print
+    spike_min_move: float = 0.0
 
 
 def validate_ohlcv(frame: pd.DataFrame, market: str, freq: str | pd.Timedelta,
@@ -43,13 +49,22 @@ def validate_ohlcv(frame: pd.DataFrame, market: str, freq: str | pd.Timedelta,
     step = pd.Timedelta(freq)
     index = frame.index
     _check_order(index, market)
-    _check_gaps(index, market, step)
+    _check_gaps(index, market, step, rules.max_missing_bars)
     prices = frame.loc[:, [c for c in PRICE_COLUMNS if c in frame.columns]]
     _check_finite(prices, market)
     _check_positive(prices, market)
     _check_stale(frame, market, rules)
     _check_spikes(frame["close"], market, rules)
     return frame
+
+
+def validate_rates(series: pd.Series, market: str, freq: str | pd.Timedelta,
+                   rules: ValidationRules = ValidationRules()) -> pd.Series:
+    """Check a signed rate series (e.g. funding): order, gaps and finiteness; positivity does not apply."""
+    _check_order(series.index, market)
+    _check_gaps(series.index, market, pd.Timedelta(freq), rules.max_missing_bars)
+    _check_finite(series.to_frame(), market)
+    return series
 
 
 def _check_order(index: pd.Index, market: str) -> None:
@@ -60,13 +75,14 @@ def _check_order(index: pd.Index, market: str) -> None:
         raise OutOfOrderError(market, index[i], f"timestamp not after the previous one ({index[i - 1]})")
 
 
-def _check_gaps(index: pd.Index, market: str, step: pd.Timedelta) -> None:
+def _check_gaps(index: pd.Index, market: str, step: pd.Timedelta, tolerated: int) -> None:
     deltas = np.diff(index.asi8)
-    bad = np.flatnonzero(deltas != step.value)
+    bad = np.flatnonzero((deltas % step.value != 0) | (deltas > (tolerated + 1) * step.value))
     if bad.size:
         i = int(bad[0])
-        missing = (index[i + 1] - index[i]) // step - 1
-        raise GapError(market, index[i] + step, f"{missing} bar(s) missing after {index[i]} at {step} spacing")
+        missing = (index[i + 1] - index[i]) / step - 1
+        raise GapError(market, index[i] + step, f"{missing:g} bar(s) missing after {index[i]} at {step} spacing"
+                       f" ({tolerated} tolerated)")
 
 
 def _check_finite(prices: pd.DataFrame, market: str) -> None:
@@ -112,7 +128,8 @@ def _check_spikes(close: pd.Series, market: str, rules: ValidationRules) -> None
                                                          min_periods=rules.spike_window).median().to_numpy()
     scale = np.maximum(np.nan_to_num(scale, nan=np.inf), 1e-6)
     into, out_of = returns[:-1], returns[1:]
-    extreme = (np.abs(into) > rules.spike_sigmas * scale[:-1]) & (np.abs(out_of) > rules.spike_sigmas * scale[1:])
+    extreme = ((np.abs(into) > rules.spike_sigmas * scale[:-1]) & (np.abs(out_of) > rules.spike_sigmas * scale[1:])
+               & (np.abs(into) >= rules.spike_min_move))
     reverts = (np.sign(into) == -np.sign(out_of)) & (np.abs(into + out_of) <= rules.spike_revert_tolerance * np.abs(into))
     hits = np.flatnonzero(extreme & reverts)
     if hits.size:

@@ -16,17 +16,16 @@ import numpy as np
 import pandas as pd
 import torch
 
-from models.data import load_daily
-from models.features import input_vector
+from models.data import HOUR, HOURLY_RULES, hourly_segments, load_daily
+from models.features import input_vector, realised_input_vector
+from models.validation import validate_ohlcv
 from models.errors import ModelVersionError
 from models.mapping import MappingConfig
-from models.nets import RiskModel, WindowMLP
+from models.nets import ARCHITECTURES, RiskModel
 
 CIRCUITS_DIR = Path(__file__).resolve().parent.parent / "circuits"
 #: The version the oracle proves with unless told otherwise.
 PRODUCTION = ("window-mlp", "0.1.0")
-
-_ARCHITECTURES: dict[str, type[torch.nn.Module]] = {"WindowMLP": WindowMLP}
 
 
 def sha256_file(path: Path) -> str:
@@ -53,10 +52,25 @@ class ModelVersion:
     def mapping(self) -> MappingConfig:
         return MappingConfig(**self.card["mapping"])
 
+    @property
+    def features(self) -> str:
+        """Feature set of the input vector: "realised-hourly" (hourly bars) or "daily-returns" (daily bars)."""
+        return str(self.card.get("features", "daily-returns"))
+
     def input_vector(self, symbol: str, end: pd.Timestamp | None = None,
                      frame: pd.DataFrame | None = None) -> np.ndarray:
-        """The proved input of one update, [market_id, epoch, features...], from bundled data or `frame`."""
-        frame = load_daily(symbol) if frame is None else frame
+        """The proved input of one update, [market_id, epoch, features...], from bundled data or `frame`.
+
+        `frame` holds OHLCV bars at the frequency the feature set needs (hourly for "realised-hourly"),
+        indexed by UTC bar open time; it is validated first and bad data raises `DataQualityError`.
+        """
+        if self.features == "realised-hourly":
+            if frame is None:  # the bundled history's last segment: after the last long outage
+                frame = hourly_segments(symbol)[-1]
+            else:
+                frame = validate_ohlcv(frame, symbol.upper(), HOUR, HOURLY_RULES)
+            return realised_input_vector(frame, symbol, self.window, end)
+        frame = load_daily(symbol) if frame is None else validate_ohlcv(frame, symbol.upper(), "1D")
         return input_vector(frame, symbol, self.window, end)
 
     def predict(self, vectors: np.ndarray) -> np.ndarray:
@@ -90,7 +104,7 @@ def load_version(model_id: str | None = None, version: str | None = None) -> Mod
     card = json.loads(card_path.read_text())
     if sha256_file(weights_path) != card["weights_sha256"]:
         raise ModelVersionError(f"{weights_path} does not match the sha256 in its model card")
-    architecture = _ARCHITECTURES[card["architecture"]](**card["architecture_args"])
+    architecture = ARCHITECTURES[card["architecture"]](**card["architecture_args"])
     model = RiskModel(architecture, MappingConfig(**card["mapping"]))
     model.load_state_dict(torch.load(weights_path, weights_only=True))
     return ModelVersion(model_id, version, directory, model.eval(), card)
