@@ -51,7 +51,7 @@ class Explanation:
 
 
 def integrated_gradients(model: torch.nn.Module, x: Float64Array, reference: Float64Array,
-                         outputs: tuple[int, ...], steps: int = 256) -> Float64Array:
+                         outputs: tuple[int, ...], steps: int = 1024) -> Float64Array:
     """IG of `model` ([N, F] → [N, O], float64) for the given output columns: [len(outputs), F]."""
     alphas = (np.arange(steps) + 0.5) / steps
     path = torch.as_tensor(reference[None, :] + alphas[:, None] * (x - reference)[None, :], dtype=torch.float64)
@@ -62,7 +62,7 @@ def integrated_gradients(model: torch.nn.Module, x: Float64Array, reference: Flo
     return np.stack(grads) * (x - reference)[None, :]
 
 
-def explain(version: ModelVersion, vector: Float64Array, steps: int = 256) -> Explanation:
+def explain(version: ModelVersion, vector: Float64Array, steps: int = 1024) -> Explanation:
     """Which inputs of one update moved its LT and CR away from the typical-day reference, and by how much."""
     if "explanation_baseline" not in version.card:
         raise ModelVersionError(f"{version.model_id}@{version.version} has no explanation_baseline in its card")

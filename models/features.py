@@ -65,14 +65,15 @@ def daily_realised(hourly: pd.DataFrame) -> pd.DataFrame:
     squared hourly log returns, percent²) and `rvol` = sqrt(rv) (percent).
 
     Returns run between consecutive observed hourly closes and belong to the day of the bar that ends
-    them, so a return spanning a tolerated outage gap is counted once and nothing is filled. The
-    frame's first day (no previous close) and a last day without its 23:00 bar are not complete.
+    them, so a return spanning a tolerated outage gap is counted once and nothing is filled. The day of
+    the frame's first bar (no previous close) and a last day without its 23:00 bar are not complete.
     """
     returns = log_returns(hourly["close"])
     day = returns.index.floor("D")
     daily = pd.DataFrame({"ret": returns.groupby(day).sum(), "rv": returns.pow(2).groupby(day).sum()})
     daily["rvol"] = np.sqrt(daily["rv"])
-    daily = daily.iloc[1:]
+    if daily.index[0] == hourly.index[0].normalize():  # the first bar's own day lacks the previous close
+        daily = daily.iloc[1:]
     last_bar = hourly.index[-1]
     if last_bar != last_bar.normalize() + pd.Timedelta("23h"):
         daily = daily.iloc[:-1]

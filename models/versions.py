@@ -65,13 +65,18 @@ class ModelVersion:
         indexed by UTC bar open time; it is validated first and bad data raises `DataQualityError`.
         """
         if self.features == "realised-hourly":
-            if frame is None:  # the bundled history's last segment: after the last long outage
-                frame = hourly_segments(symbol)[-1]
-            else:
-                frame = validate_ohlcv(frame, symbol.upper(), HOUR, HOURLY_RULES)
+            frame = self.market_frame(symbol) if frame is None else validate_ohlcv(frame, symbol.upper(), HOUR,
+                                                                                   HOURLY_RULES)
             return realised_input_vector(frame, symbol, self.window, end)
-        frame = load_daily(symbol) if frame is None else validate_ohlcv(frame, symbol.upper(), "1D")
+        frame = self.market_frame(symbol) if frame is None else validate_ohlcv(frame, symbol.upper(), "1D")
         return input_vector(frame, symbol, self.window, end)
+
+    def market_frame(self, symbol: str) -> pd.DataFrame:
+        """The bundled, validated bars this version's features read: hourly bars since the last long
+        outage for "realised-hourly", daily bars for "daily-returns"."""
+        if self.features == "realised-hourly":
+            return hourly_segments(symbol)[-1]
+        return load_daily(symbol)
 
     def predict(self, vectors: np.ndarray) -> np.ndarray:
         """Float model on input vectors [N, F] (meta included) → [N, 5]."""

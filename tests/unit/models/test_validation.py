@@ -103,10 +103,11 @@ def test_persistent_move_is_not_a_spike(clean):
 def test_spike_floor_keeps_small_moves_in_quiet_hours(clean):
     frame = clean.copy()
     when = frame.index[120]
-    frame.loc[when, ["high", "close"]] = frame.loc[when, "close"] * 1.019
-    with pytest.raises(SpikeError):
-        validate_ohlcv(frame, "BTC", HOUR, ValidationRules(spike_sigmas=5))
-    validate_ohlcv(frame, "BTC", HOUR, ValidationRules(spike_sigmas=5, spike_min_move=0.02))
+    frame.loc[when, ["high", "close"]] = frame["close"].shift(1).loc[when] * 1.018  # +1.8%, then back
+    with pytest.raises(SpikeError) as info:
+        validate_ohlcv(frame, "BTC", HOUR, ValidationRules(spike_sigmas=4))
+    assert info.value.timestamp == when
+    validate_ohlcv(frame, "BTC", HOUR, ValidationRules(spike_sigmas=4, spike_min_move=0.02))
 
 
 def test_real_depeg_print_is_flagged():
