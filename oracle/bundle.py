@@ -260,6 +260,16 @@ class Bundle:
         """Hash of the file as written; proposal descriptions link bundles by it."""
         return sha256_hex(self.to_bytes())
 
+    @property
+    def content_sha256(self) -> str:
+        """Hash of what was proved, leaving out when and where it was published.
+
+        A proposal's description links this hash: the proposal record and the chain record are only
+        known after the description is written, so they cannot be part of what it links.
+        """
+        content = {k: v for k, v in self.to_dict().items() if k not in ("created_at", "kind", "chain", "proposal")}
+        return sha256_hex(canonical_json(content))
+
     def save(self, path: Path) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 
@@ -163,6 +165,79 @@ def apikey_revoke(name: str) -> None:
 
     with session_scope(get_settings().database_url) as session:
         revoke_key(session, name)
+# Options shared by the governance commands.
+Rpc = Annotated[str, typer.Option(help="JSON-RPC of the chain", envvar="ZKRISK_RPC_URL")]
+DeploymentFile = Annotated[Path, typer.Option(help="deployment manifest (addresses, model ids)",
+                                              envvar="ZKRISK_DEPLOYMENT_PATH")]
+Key = Annotated[Optional[str], typer.Option(help="signer private key (better: the env var)", envvar="ZKRISK_SIGNER_KEY",
+                                            show_default=False)]
+ProposalId = Annotated[int, typer.Argument(help="proposal id (printed by `zkrisk propose`)")]
+
+
+def _governance(rpc: str, deployment: Path, key: str | None):
+    from oracle.governance import Governance
+
+    return Governance.from_files(rpc, deployment, key)
+
+
+def _governance_step(step):
+    """Run a governance step; a refusal is one line on stderr and exit code 1, not a traceback."""
+    from oracle.governance import GovernanceError
+
+    try:
+        return step()
+    except GovernanceError as error:
+        typer.echo(f"refused: {error}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _print_tx(receipt) -> None:
+    typer.echo(f"tx 0x{bytes(receipt.transactionHash).hex()} (gas {receipt.gasUsed:,})")
+
+
+@app.command()
+def propose(market: str = typer.Option("BTC", help="market whose latest window is proved and proposed"),
+            end: Optional[str] = typer.Option(None, help="prove the window ending at this date instead of the latest"),
+            out: Path = typer.Option(Path("proposal.bundle.json"), help="where to write the proposal's proof bundle"),
+            backtest: Optional[Path] = typer.Option(None, help="backtest summary (JSON) to link in the description"),
+            rpc: Rpc = "http://127.0.0.1:8545", deployment: DeploymentFile = Path(".zkrisk/deployment.json"),
+            key: Key = None) -> None:
+    """Prove a parameter update and propose it to RiskGovernor (for changes beyond the guardrails)."""
+    governance = _governance(rpc, deployment, key)
+    summary = json.loads(backtest.read_text()) if backtest else None
+    proposal = _governance_step(lambda: governance.propose_update(market.upper(), out, summary, end))
+    typer.echo(f"proposal id: {proposal.proposal_id}")
+    typer.echo(f"tx {proposal.tx_hash}")
+    typer.echo(f"guardrails: {proposal.guardrails}")
+    typer.echo(f"bundle: {proposal.bundle_path} (content sha256 {proposal.bundle.content_sha256})")
+
+
+@app.command()
+def vote(proposal_id: ProposalId, support: str = typer.Option("for", help="for, against or abstain"),
+         reason: str = typer.Option("", help="reason recorded with the vote"),
+         rpc: Rpc = "http://127.0.0.1:8545", deployment: DeploymentFile = Path(".zkrisk/deployment.json"),
+         key: Key = None) -> None:
+    """Cast a vote on an active proposal."""
+    if support not in ("for", "against", "abstain"):
+        raise typer.BadParameter("support must be for, against or abstain")
+    governance = _governance(rpc, deployment, key)
+    _print_tx(_governance_step(lambda: governance.vote(proposal_id, support, reason)))
+
+
+@app.command()
+def queue(proposal_id: ProposalId, rpc: Rpc = "http://127.0.0.1:8545",
+          deployment: DeploymentFile = Path(".zkrisk/deployment.json"), key: Key = None) -> None:
+    """Queue a succeeded proposal in the timelock."""
+    governance = _governance(rpc, deployment, key)
+    _print_tx(_governance_step(lambda: governance.queue(proposal_id)))
+
+
+@app.command()
+def execute(proposal_id: ProposalId, rpc: Rpc = "http://127.0.0.1:8545",
+            deployment: DeploymentFile = Path(".zkrisk/deployment.json"), key: Key = None) -> None:
+    """Execute a queued proposal once its timelock delay has passed."""
+    governance = _governance(rpc, deployment, key)
+    _print_tx(_governance_step(lambda: governance.execute(proposal_id)))
 
 
 if __name__ == "__main__":

@@ -234,6 +234,8 @@ class Auditor:
         if bytes(sent["proof"]) != self.bundle.proof or list(sent["instances"]) != self.bundle.instances \
                 or int(sent["modelId"]) != chain.record.model_id:
             raise CheckFailed(f"transaction {tx_hash} ({function}) carried another proof, instances or model id")
+        if function == "proposeRiskUpdate" and self.bundle.content_sha256 not in args["description"]:
+            raise CheckFailed(f"the proposal's description does not link this bundle ({self.bundle.content_sha256})")
         return details + [f"transaction {tx_hash} ({function}) carried this proof and these instances"]
 
     def check_float_model(self) -> list[str]:

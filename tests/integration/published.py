@@ -10,7 +10,8 @@ from typing import Any
 from models.data import load_daily
 from models.spec import MARKETS
 from oracle.bundle import Bundle, ChainRecord, build_bundle
-from oracle.chain.deploy import Deployment, GovernanceConfig, ModelConfig, deploy_system, publish_proved_update
+from oracle.chain.deploy import (DEFAULT_GUARDRAILS, Deployment, GovernanceConfig, Guardrail, ModelConfig, deploy_system,
+                                 publish_proved_update)
 
 MODEL_ID = 1
 #: Short governance periods so a whole vote fits in a test (blocks, and seconds for the timelock).
@@ -28,12 +29,14 @@ class Published:
     bundle_path: Path
 
 
-def deploy(accounts: Any, circuit: Any, vka: list[bytes]) -> tuple[Deployment, list[Any], Any]:
+def deploy(accounts: Any, circuit: Any, vka: list[bytes],
+           guardrails: dict[str, Guardrail] = DEFAULT_GUARDRAILS) -> tuple[Deployment, list[Any], Any]:
     """The whole system for the K=1 production circuit, 2-of-3 publishers, governed by the timelock."""
     deployer, *publishers, keeper = accounts[:5]
     model = ModelConfig(model_id=MODEL_ID, output_scale=circuit.output_scale, markets=tuple(MARKETS.values()),
                         vka_words=vka, label=f"{circuit.version.model_id}@{circuit.version.version} K=1")
-    return deploy_system(deployer, publishers, model, quorum=2, governance=GOVERNANCE), publishers, keeper
+    deployment = deploy_system(deployer, publishers, model, quorum=2, governance=GOVERNANCE, guardrails=guardrails)
+    return deployment, publishers, keeper
 
 
 def publish(accounts: Any, circuit: Any, proof: Any, vka: list[bytes], directory: Path) -> Published:
