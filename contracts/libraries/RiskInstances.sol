@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {IRiskOracle} from "../interfaces/IRiskOracle.sol";
 
 /// @title RiskInstances
@@ -16,6 +15,9 @@ library RiskInstances {
     uint256 internal constant WAD = 1e18;
     /// @notice Outputs per market: vol, var99, es99, lt, cr.
     uint256 internal constant OUTPUT_COUNT = 5;
+    /// @notice Largest accepted output felt. Any risk parameter is far below it at every scale (2^128 at
+    ///         scale 16 is 5e33), and it keeps felt * 1e18 inside 256 bits (< 2^188).
+    uint256 internal constant MAX_OUTPUT_FELT = 2 ** 128;
 
     /// @notice Number of instances of a proof over `k` markets.
     function instanceCount(uint256 k) internal pure returns (uint256) {
@@ -37,12 +39,11 @@ library RiskInstances {
     }
 
     /// @notice Decodes a non-negative fixed-point field element to WAD: felt * 1e18 >> scale, rounded
-    ///         down (models/spec.py `felt_to_wad`). Negative encodings (felt > p/2, which includes
-    ///         anything that is not a field element) are rejected: no risk parameter is negative, and
-    ///         accepting them would let a wrapped value pass as a huge one.
+    ///         down (models/spec.py `felt_to_wad`). Negative encodings (felt > p/2) and absurdly large
+    ///         ones (> MAX_OUTPUT_FELT) are rejected: no risk parameter is negative, and accepting a
+    ///         wrapped negative would let it pass as a huge positive value.
     function feltToWad(uint256 felt, uint8 outputScale) internal pure returns (uint256) {
-        if (felt > FIELD_MODULUS / 2) revert IRiskOracle.InvalidOutput(felt);
-        // 512-bit intermediate: felt can be up to 2^253, so felt * 1e18 does not fit 256 bits.
-        return Math.mulDiv(felt, WAD, uint256(1) << outputScale);
+        if (felt > MAX_OUTPUT_FELT) revert IRiskOracle.InvalidOutput(felt);
+        return (felt * WAD) >> outputScale;
     }
 }

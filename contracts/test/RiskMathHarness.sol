@@ -16,6 +16,10 @@ contract RiskMathHarness {
         return RiskInstances.FIELD_MODULUS;
     }
 
+    function maxOutputFelt() external pure returns (uint256) {
+        return RiskInstances.MAX_OUTPUT_FELT;
+    }
+
     function instanceCount(uint256 k) external pure returns (uint256) {
         return RiskInstances.instanceCount(k);
     }
