@@ -47,3 +47,22 @@ def advance(chain, seconds: int) -> None:
 def commit_all(registry, publishers, market: int, epoch: int, input_hash: int, observed_at: int) -> None:
     for publisher in publishers:
         registry.commit(market, epoch, input_hash.to_bytes(32, "big"), observed_at, sender=publisher)
+
+
+def description_hash(description: str) -> bytes:
+    from eth_utils import keccak
+
+    return keccak(text=description)
+
+
+def pass_proposal(system, voter, targets, values, calldatas, description: str, chain) -> int:
+    """Drive a proposal through vote, queue and execute on the dev chain (mines blocks, moves time)."""
+    governor = system.governor
+    proposal_id = governor.hashProposal(targets, values, calldatas, description_hash(description))
+    chain.mine(GOVERNANCE.voting_delay + 1)
+    governor.castVote(proposal_id, 1, sender=voter)  # 1 = For
+    chain.mine(GOVERNANCE.voting_period + 1)
+    governor.queue(targets, values, calldatas, description_hash(description), sender=voter)
+    advance(chain, GOVERNANCE.timelock_delay + 1)
+    governor.execute(targets, values, calldatas, description_hash(description), sender=voter)
+    return proposal_id
