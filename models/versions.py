@@ -18,7 +18,7 @@ import torch
 
 from models.data import HOUR, HOURLY_RULES, hourly_segments, load_daily
 from models.features import input_vector, realised_input_vector
-from models.validation import validate_ohlcv
+from models.validation import ValidationRules, validate_ohlcv
 from models.errors import ModelVersionError
 from models.mapping import MappingConfig
 from models.nets import ARCHITECTURES, RiskModel
@@ -64,12 +64,31 @@ class ModelVersion:
         `frame` holds OHLCV bars at the frequency the feature set needs (hourly for "realised-hourly"),
         indexed by UTC bar open time; it is validated first and bad data raises `DataQualityError`.
         """
+        if frame is None:
+            frame = self.market_frame(symbol)
+        else:
+            frame = validate_ohlcv(frame, symbol.upper(), self.bar_interval, self.validation_rules)
         if self.features == "realised-hourly":
-            frame = self.market_frame(symbol) if frame is None else validate_ohlcv(frame, symbol.upper(), HOUR,
-                                                                                   HOURLY_RULES)
             return realised_input_vector(frame, symbol, self.window, end)
-        frame = self.market_frame(symbol) if frame is None else validate_ohlcv(frame, symbol.upper(), "1D")
         return input_vector(frame, symbol, self.window, end)
+
+    @property
+    def bar_interval(self) -> pd.Timedelta:
+        """Spacing of the bars the features read."""
+        return HOUR if self.features == "realised-hourly" else pd.Timedelta("1D")
+
+    @property
+    def validation_rules(self) -> ValidationRules:
+        """The rules the features' bars must pass (the same for training and proving)."""
+        return HOURLY_RULES if self.features == "realised-hourly" else ValidationRules()
+
+    @property
+    def lookback_bars(self) -> int:
+        """Bars `input_vector` reads before and including the window's last bar: the window's days
+        plus the previous close (the 23:00 bar of the day before, for hourly bars)."""
+        if self.features == "realised-hourly":
+            return 24 * self.window + 1
+        return self.window + 1
 
     def market_frame(self, symbol: str) -> pd.DataFrame:
         """The bundled, validated bars this version's features read: hourly bars since the last long

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from models.data import load_hourly
-from models.errors import GapError, MissingValueError
+from models.errors import GapError, InsufficientDataError, MissingValueError
 from models.explain import explain
 from models.export import calibration_vectors, export_onnx
 from models.nets import HARMLP, TemporalConvNet
@@ -77,8 +77,11 @@ def test_input_vector_from_hourly_bars(version):
     frame = version.market_frame("BTC")
     vector = version.input_vector("BTC")
     assert vector[:2].tolist() == [1, (pd.Timestamp("2025-07-01").value // 86_400_000_000_000)]
-    tail = frame.iloc[-(24 * version.window + 1):]  # one close before the window's first day
+    tail = frame.iloc[-version.lookback_bars:]  # one close before the window's first day
     np.testing.assert_array_equal(version.input_vector("BTC", frame=tail), vector)
+    with pytest.raises(InsufficientDataError):
+        version.input_vector("BTC", frame=tail.iloc[1:])
+    assert version.bar_interval == pd.Timedelta("1h") and version.validation_rules.max_missing_bars > 0
     earlier = version.input_vector("BTC", end=pd.Timestamp("2025-06-29", tz="UTC"))
     assert earlier[1] == vector[1] - 1 and earlier[2 + 1] == vector[2]
 
