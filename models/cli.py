@@ -12,16 +12,17 @@ import torch
 import typer
 
 from models.spec import MARKETS
+from models.versions import SHIPPED
 
 #: The networks are tiny: one thread is faster than several fighting over a shared machine, and
 #: keeps runs bit-for-bit reproducible.
 TORCH_THREADS = 1
 
 
-def train(model_id: str = typer.Option("har-mlp", help="model id (folder under circuits/)"),
-          version: str = typer.Option("1.0.0", help="version to write"),
+def train(model_id: str = typer.Option(SHIPPED[0], help="model id (folder under circuits/)"),
+          version: str = typer.Option(SHIPPED[1], help="version to write"),
           report: Path = typer.Option(None, help="also write the walk-forward report (markdown) here")) -> None:
-    """Train the production forecaster walk-forward on bundled real data and store the version."""
+    """Train the shipped forecaster walk-forward on bundled real data and store the version."""
     from models.train import ForecasterConfig, train as run
 
     torch.set_num_threads(TORCH_THREADS)
@@ -36,15 +37,17 @@ def backtest(markets: str = typer.Option(",".join(MARKETS), help="comma-separate
              json_path: Path = typer.Option(None, "--json", help="write the JSON report here"),
              markdown: Path = typer.Option(None, help="write the markdown report here"),
              png: Path = typer.Option(None, help="write the forecast vs realised chart here"),
-             model_id: str = typer.Option(None, help="model id (default: production)"),
-             version: str = typer.Option(None, help="model version (default: production)")) -> None:
+             model_id: str = typer.Option(SHIPPED[0], help="model id"),
+             version: str = typer.Option(SHIPPED[1], help="model version")) -> None:
     """Walk-forward backtest of a model version's configuration against ewma, garch, gjr and har."""
     from models.train import ForecasterConfig, walk_forward
     from models.versions import load_version
 
     torch.set_num_threads(TORCH_THREADS)
     stored = load_version(model_id, version)
-    config = ForecasterConfig(**{**stored.card["train_config"], "markets": tuple(stored.card["train_config"]["markets"])})
+    if "train_config" not in stored.card:
+        raise typer.BadParameter(f"{model_id}@{version} was not trained walk-forward (no train_config in its card)")
+    config = ForecasterConfig.from_dict(stored.card["train_config"])
     selected = tuple(m.strip().upper() for m in markets.split(",") if m.strip())
     result = walk_forward(config, stored.model_id, selected, stored.mapping)
     result.write(json_path, markdown, png)

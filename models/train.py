@@ -55,6 +55,10 @@ class ForecasterConfig:
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "markets": list(self.markets)}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ForecasterConfig:
+        return cls(**{**data, "markets": tuple(data["markets"])})
+
 
 @dataclass(frozen=True)
 class Samples:
@@ -132,8 +136,8 @@ def forecast(forecaster: torch.nn.Module, samples: Samples) -> VolForecast:
 def walk_forward(config: ForecasterConfig, name: str, markets: tuple[str, ...] | None = None,
                  mapping: MappingConfig = MappingConfig()) -> Backtest:
     """Baselines and `config` side by side on the same yearly folds and target days."""
-    markets = markets or config.markets
-    days = {m: market_days(m) for m in config.markets}
+    markets = tuple(m.upper() for m in markets) if markets else config.markets
+    days = {m: market_days(m) for m in dict.fromkeys(config.markets + markets)}
     samples = {m: Samples.of(d, config.window) for m, d in days.items()}
     folds = walk_forward_folds(days[markets[0]].index)
     results = {m: [] for m in markets}
