@@ -49,7 +49,8 @@ import numpy as np
 import pandas as pd
 from eth_utils import keccak
 
-from models.errors import ModelError
+from models.errors import ModelError, ModelVersionError
+from models.explain import explain
 from models.spec import MARKETS, OUTPUTS, felt_to_wad, instance_count, split_instances
 from models.versions import ModelVersion
 from prover.circuit import Circuit
@@ -59,6 +60,8 @@ from prover.proving import ProofResult
 
 FORMAT = "zkrisk-bundle/1"
 KINDS = ("update", "proposal")
+#: Source record of data replayed from the repository's bundled history (provenance in each SOURCE.md).
+BUNDLED_SOURCE = {"kind": "bundled-replay", "dataset": "models/data"}
 
 
 class BundleFormatError(ValueError):
@@ -387,6 +390,14 @@ class Bundle:
         return {"instances": [[i.to_bytes(32, "little").hex() for i in self.instances]], "proof": list(self.proof)}
 
 
+def explanation_of(version: ModelVersion, vector: np.ndarray) -> dict[str, Any] | None:
+    """The risk-contribution breakdown of one update, when the model version publishes one."""
+    try:
+        return explain(version, vector).to_dict()
+    except ModelVersionError:  # versions without an explanation baseline in their card
+        return None
+
+
 def _utc_now() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
@@ -399,8 +410,9 @@ def build_bundle(circuit: Circuit, result: ProofResult, frames: Mapping[str, pd.
     """Assemble the bundle of one proof.
 
     `frames[symbol]` is the market data the input vector was computed from, ending at the window's
-    last bar (longer history is trimmed to what the features read), `sources[symbol]` describes where it came from (at least
-    `kind`, e.g. {"kind": "bundled-replay", "dataset": "binance_spot_daily"}).
+    last bar (longer history is trimmed to what the features read); `sources[symbol]` describes where
+    it came from (at least `kind`, e.g. {"kind": "bundled-replay", "dataset": "binance_spot_daily"}).
+    Explanations not given are computed with `models.explain` where the model version supports it.
     """
     version = circuit.version
     by_id = {market_id: symbol for symbol, market_id in MARKETS.items()}
@@ -418,7 +430,7 @@ def build_bundle(circuit: Circuit, result: ProofResult, frames: Mapping[str, pd.
             symbol=symbol, market_id=int(vector[0]), epoch=int(vector[1]), raw=RawWindow(dict(sources[symbol]), raw),
             vector=[float(x) for x in vector], commitment=result.input_hashes[i], values=dict(output.values),
             wad=dict(output.wad), float_model=dict(output.float_model),
-            explanation=(explanations or {}).get(symbol)))
+            explanation=(explanations or {}).get(symbol) or explanation_of(version, vector)))
     record = CircuitRecord(k=circuit.k, input_scale=circuit.input_scale, output_scale=circuit.output_scale,
                            settings=circuit.paths.settings.read_text(), manifest=circuit.manifest,
                            vk=circuit.paths.vk.read_bytes(), vka=vka_words(circuit), srs=SrsRecord(circuit.srs.provenance, circuit.srs.sha256, circuit.srs.logrows,

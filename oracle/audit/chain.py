@@ -95,20 +95,18 @@ class ChainView:
         return ok == 1, f"returned success={ok}, vka digest {digest}"
 
     def stored_updates(self, market_id: int, epoch: int) -> list[dict[str, Any]]:
-        """RiskParametersUpdated events for (market, epoch): what the oracle stored and in which tx."""
-        events = self.oracle.events.RiskParametersUpdated.get_logs(
-            from_block=0, argument_filters={"marketId": market_id, "epoch": epoch})
-        return [{"tx_hash": "0x" + bytes(e.transactionHash).hex(), "block": e.blockNumber,
-                 "model_id": e.args.modelId, "values": dict(zip(OUTPUTS, e.args["values"])),
-                 "override": e.args.governanceOverride} for e in events]
+        """What the oracle stored for (market, epoch) and in which transaction (see `history`)."""
+        return [update for update in self.history(market_id) if update["epoch"] == epoch]
 
-    def history(self, market_id: int) -> list[dict[str, Any]]:
-        """Every stored update of a market, oldest first, with block timestamps."""
-        events = self.oracle.events.RiskParametersUpdated.get_logs(
-            from_block=0, argument_filters={"marketId": market_id})
-        return [{"epoch": e.args.epoch, "block": e.blockNumber,
+    def history(self, market_id: int | None = None) -> list[dict[str, Any]]:
+        """Every stored update (of one market, or all), oldest first, with block time and transaction."""
+        filters = {} if market_id is None else {"marketId": market_id}
+        events = self.oracle.events.RiskParametersUpdated.get_logs(from_block=0, argument_filters=filters)
+        return [{"market_id": e.args.marketId, "epoch": e.args.epoch, "block": e.blockNumber,
                  "timestamp": self.w3.eth.get_block(e.blockNumber).timestamp,
-                 "values": dict(zip(OUTPUTS, e.args["values"]))} for e in events]
+                 "tx_hash": "0x" + bytes(e.transactionHash).hex(), "model_id": e.args.modelId,
+                 "override": e.args.governanceOverride, "values": dict(zip(OUTPUTS, e.args["values"]))}
+                for e in events]
 
     def transaction_call(self, tx_hash: str) -> tuple[str, dict[str, Any]]:
         """The function and arguments the transaction called on the oracle or the governor."""

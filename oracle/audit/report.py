@@ -17,14 +17,13 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from models.data import load_daily
 from models.errors import ModelError
 from models.features import epoch_start
 from models.spec import WAD
 from models.versions import load_version
 from oracle.audit.chain import ChainView
 from oracle.audit.checks import AuditReport
-from oracle.bundle import Bundle, MarketRecord
+from oracle.bundle import BUNDLED_SOURCE, Bundle, MarketRecord
 
 FORECAST_DAYS = 180
 
@@ -56,11 +55,11 @@ def history_plot(bundle: Bundle, chain: ChainView | None) -> str:
 
 def forecast_plot(bundle: Bundle, market: MarketRecord) -> str | None:
     """Float-model forecasts over the bundled history against the next day's absolute return."""
-    if market.raw.source.get("kind") != "bundled-replay":
+    if market.raw.source.get("kind") != BUNDLED_SOURCE["kind"]:
         return None
     try:
         version = load_version(bundle.model_id, bundle.model_version)
-        frame = load_daily(market.symbol)
+        frame = version.market_frame(market.symbol)
     except ModelError:
         return None
     ends = frame.index[-FORECAST_DAYS - 1:-1]

@@ -23,18 +23,16 @@ from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError
 from web3.logs import DISCARD
 
-from models.data import load_daily
 from models.spec import OUTPUTS, WAD, market_id
 from models.versions import load_version
 from oracle.audit.chain import abi
-from oracle.bundle import Bundle, ChainRecord, ProposalRecord, build_bundle
+from oracle.bundle import BUNDLED_SOURCE, Bundle, ChainRecord, ProposalRecord, build_bundle
 from prover.circuit import build_circuit
 from prover.proving import prove
 
 #: OpenZeppelin IGovernor.ProposalState, in enum order.
 PROPOSAL_STATES = ("Pending", "Active", "Canceled", "Defeated", "Succeeded", "Queued", "Expired", "Executed")
 SUPPORT = {"against": 0, "for": 1, "abstain": 2}
-SOURCE = {"kind": "bundled-replay", "dataset": "binance_spot_daily", "interval": "1d"}
 
 
 class GovernanceError(RuntimeError):
@@ -123,7 +121,7 @@ class Governance:
                        end: str | None = None) -> Proposal:
         version = load_version()
         circuit = build_circuit(version, 1)
-        frame = load_daily(symbol)
+        frame = version.market_frame(symbol)
         if end is not None:
             frame = frame.loc[:end]
         result = prove(circuit, version.input_vector(symbol, frame=frame)[None, :])
@@ -140,7 +138,7 @@ class Governance:
         if wad != [[m.wad[n] for n in OUTPUTS] for m in result.markets]:
             raise GovernanceError(f"the oracle decodes {wad}, the prover {[m.wad for m in result.markets]}")
         guardrails = self.guardrail_status(update)
-        bundle = build_bundle(circuit, result, {symbol: frame}, {symbol: SOURCE}, kind="proposal",
+        bundle = build_bundle(circuit, result, {symbol: frame}, {symbol: BUNDLED_SOURCE}, kind="proposal",
                               proposal=ProposalRecord(self.governor.address, None, "", backtest or version.card.get("backtest")))
         description = proposal_description(bundle, guardrails, self.current(market))
         receipt = self.send(self.governor.functions.proposeRiskUpdate(update, proved, description))

@@ -7,16 +7,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from models.data import load_daily
 from models.spec import MARKETS
-from oracle.bundle import Bundle, ChainRecord, build_bundle
+from oracle.bundle import BUNDLED_SOURCE, Bundle, ChainRecord, build_bundle
 from oracle.chain.deploy import (DEFAULT_GUARDRAILS, Deployment, GovernanceConfig, Guardrail, ModelConfig, deploy_system,
                                  publish_proved_update)
 
 MODEL_ID = 1
 #: Short governance periods so a whole vote fits in a test (blocks, and seconds for the timelock).
 GOVERNANCE = GovernanceConfig(voting_delay=1, voting_period=5, timelock_delay=60)
-SOURCE = {"kind": "bundled-replay", "dataset": "binance_spot_daily", "interval": "1d"}
 
 
 @dataclass(frozen=True)
@@ -46,6 +44,6 @@ def publish(accounts: Any, circuit: Any, proof: Any, vka: list[bytes], directory
                                     proof.vectors)
     chain = ChainRecord.from_manifest(deployment.to_manifest(), MODEL_ID, str(receipt.txn_hash),
                                       int(receipt.block_number), int(receipt.gas_used))
-    bundle = build_bundle(circuit, proof, {s: load_daily(s) for s in MARKETS}, {s: SOURCE for s in MARKETS},
-                          chain=chain)
+    frames = {s: circuit.version.market_frame(s) for s in MARKETS}
+    bundle = build_bundle(circuit, proof, frames, {s: BUNDLED_SOURCE for s in MARKETS}, chain=chain)
     return Published(deployment, publishers, keeper, receipt, bundle, bundle.save(directory / "update.json"))

@@ -10,7 +10,6 @@ import re
 import pytest
 from typer.testing import CliRunner
 
-from models.data import load_daily
 from models.spec import OUTPUTS, WAD
 from oracle.audit import audit_bundle
 from oracle.bundle import Bundle
@@ -29,7 +28,7 @@ def test_proposal_vote_queue_execute_applies_proved_parameters(accounts, chain, 
                                                                production_version, tmp_path):
     deployment, publishers, keeper = deploy(accounts, circuit_k1, vka_k1, guardrails=TIGHT)
     # a month-old window published the ordinary way, so the latest one is a step beyond the guardrail
-    earlier = production_version.input_vector("BTC", frame=load_daily("BTC").iloc[:-30])
+    earlier = production_version.input_vector("BTC", frame=production_version.market_frame("BTC").iloc[:-30])
     first = prove(circuit_k1, earlier[None, :])
     publish_proved_update(deployment, publishers[:2], keeper, MODEL_ID, first.proof, first.instances, first.vectors)
     chain.mine(timestamp=chain.blocks.head.timestamp + 3_601)  # past the min delay: only the step limit binds

@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from models.data import load_daily
 from oracle.bundle import FORMAT, Bundle, BundleFormatError, build_bundle
 
 pytestmark = pytest.mark.slow  # needs the session's real proof
@@ -14,7 +13,7 @@ pytestmark = pytest.mark.slow  # needs the session's real proof
 
 @pytest.fixture(scope="module")
 def bundle(circuit_k1, proved_update) -> Bundle:
-    return build_bundle(circuit_k1, proved_update, {"BTC": load_daily("BTC")},
+    return build_bundle(circuit_k1, proved_update, {"BTC": circuit_k1.version.market_frame("BTC")},
                         {"BTC": {"kind": "bundled-replay", "dataset": "binance_spot_daily"}})
 
 
@@ -48,7 +47,7 @@ def test_raw_window_is_trimmed_to_what_the_features_read(bundle, production_vers
 
 
 def test_frame_that_does_not_reproduce_the_vector_is_refused(circuit_k1, proved_update):
-    earlier = load_daily("BTC").iloc[:-1]
+    earlier = circuit_k1.version.market_frame("BTC").iloc[:-1]
     with pytest.raises(BundleFormatError, match="do not reproduce the proved input vector"):
         build_bundle(circuit_k1, proved_update, {"BTC": earlier}, {"BTC": {"kind": "bundled-replay"}})
 
