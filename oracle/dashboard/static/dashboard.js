@@ -1,0 +1,186 @@
+// zkrisk dashboard: polls /dashboard/data and redraws. Plain DOM and inline SVG, nothing to build.
+"use strict";
+
+const REFRESH_MS = 3000;
+const SVG = "http://www.w3.org/2000/svg";
+
+const pct = (x, digits = 2) => (x * 100).toFixed(digits) + "%";
+const short = (hash) => hash.slice(0, 10) + "…" + hash.slice(-6);
+
+function age(seconds) {
+  if (seconds === null) return "—";
+  if (seconds < 120) return seconds + " s";
+  if (seconds < 7200) return Math.round(seconds / 60) + " min";
+  if (seconds < 172800) return Math.round(seconds / 3600) + " h";
+  return Math.round(seconds / 86400) + " d";
+}
+
+function cell(row, text, className) {
+  const td = row.insertCell();
+  td.textContent = text;
+  if (className) td.className = className;
+  return td;
+}
+
+function fill(tableId, rows, columns, emptyText) {
+  const body = document.querySelector("#" + tableId + " tbody");
+  body.replaceChildren();
+  if (rows.length === 0) {
+    const td = cell(body.insertRow(), emptyText, "empty");
+    td.colSpan = columns;
+  }
+  return body;
+}
+
+function svg(tag, attributes, text) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function chartBox(container, title) {
+  const box = document.createElement("div");
+  box.className = "chart";
+  const heading = document.createElement("h3");
+  heading.textContent = title;
+  box.appendChild(heading);
+  container.appendChild(box);
+  return box;
+}
+
+// Line chart of CR and LT over epochs: a point per on-chain update.
+function lineChart(container, symbol, points) {
+  const box = chartBox(container, symbol + ": CR and LT per epoch");
+  const W = 420, H = 200, L = 48, R = 12, T = 10, B = 28;
+  const chart = svg("svg", {width: W, height: H, role: "img", "aria-label": symbol + " parameter history"});
+  box.appendChild(chart);
+  if (points.length === 0) {
+    chart.appendChild(svg("text", {x: W / 2, y: H / 2, "text-anchor": "middle", fill: "#7f8c8d"}, "no updates yet"));
+    return;
+  }
+  const values = points.flatMap((p) => [p.cr, p.lt]);
+  let lo = Math.min(...values), hi = Math.max(...values);
+  if (hi - lo < 0.02) { lo -= 0.01; hi += 0.01; }
+  const e0 = points[0].epoch, e1 = points[points.length - 1].epoch;
+  const x = (e) => L + (e1 === e0 ? (W - L - R) / 2 : (e - e0) / (e1 - e0) * (W - L - R));
+  const y = (v) => T + (hi - v) / (hi - lo) * (H - T - B);
+  for (const v of [lo, (lo + hi) / 2, hi]) {
+    chart.appendChild(svg("line", {x1: L, x2: W - R, y1: y(v), y2: y(v), stroke: "#eaeded"}));
+    chart.appendChild(svg("text", {x: L - 4, y: y(v) + 4, "text-anchor": "end", "font-size": 10}, v.toFixed(3)));
+  }
+  chart.appendChild(svg("text", {x: L, y: H - 8, "font-size": 10}, "epoch " + e0));
+  chart.appendChild(svg("text", {x: W - R, y: H - 8, "font-size": 10, "text-anchor": "end"}, "epoch " + e1));
+  for (const [key, colour] of [["cr", "#c0392b"], ["lt", "#2874a6"]]) {
+    chart.appendChild(svg("polyline", {fill: "none", stroke: colour, "stroke-width": 2,
+      points: points.map((p) => x(p.epoch) + "," + y(p[key])).join(" ")}));
+    for (const p of points) {
+      chart.appendChild(svg("circle", {cx: x(p.epoch), cy: y(p[key]), r: 3, fill: colour}))
+        .appendChild(svg("title", {}, key.toUpperCase() + " " + p[key].toFixed(4) + " @ epoch " + p.epoch));
+    }
+    chart.appendChild(svg("text", {x: W - R - (key === "cr" ? 60 : 25), y: T + 10, fill: colour, "font-size": 11},
+      key.toUpperCase()));
+  }
+}
+
+// Horizontal bars of the largest attributions per explained output.
+function contributionChart(container, explanation) {
+  const TOP = 8;
+  for (const [output, attributions] of Object.entries(explanation.attributions)) {
+    const box = chartBox(container, explanation.symbol + " epoch " + explanation.epoch + ": " +
+      output.toUpperCase() + " contributions");
+    const order = attributions.map((v, i) => i).sort((a, b) => Math.abs(attributions[b]) - Math.abs(attributions[a]))
+      .slice(0, TOP);
+    const W = 360, row = 20, H = order.length * row + 10, mid = 210;
+    const scale = Math.max(...order.map((i) => Math.abs(attributions[i])), 1e-12);
+    const chart = svg("svg", {width: W, height: H, role: "img", "aria-label": output + " contributions"});
+    order.forEach((i, k) => {
+      const v = attributions[i], w = Math.abs(v) / scale * (W - mid - 10);
+      chart.appendChild(svg("text", {x: 0, y: k * row + 15, "font-size": 11}, explanation.features[i]));
+      chart.appendChild(svg("rect", {x: v >= 0 ? mid : mid - w, y: k * row + 4, width: w, height: row - 6,
+        fill: v >= 0 ? "#c0392b" : "#2874a6"}));
+      chart.appendChild(svg("text", {x: W, y: k * row + 15, "font-size": 10, "text-anchor": "end"},
+        (v >= 0 ? "+" : "") + v.toFixed(4)));
+    });
+    chart.appendChild(svg("line", {x1: mid, x2: mid, y1: 0, y2: H, stroke: "#7f8c8d"}));
+    box.appendChild(chart);
+  }
+}
+
+function render(data) {
+  const status = document.getElementById("status");
+  status.className = data.error ? "error" : "";
+  status.textContent = data.error ? data.error :
+    "chain " + data.chain.chain_id + " · block " + data.chain.block + " · oracle " + data.chain.oracle +
+    " · refreshed " + new Date().toLocaleTimeString();
+
+  const markets = fill("markets", data.markets, 9, "no chain");
+  for (const m of data.markets) {
+    const row = markets.insertRow();
+    row.dataset.market = m.symbol;
+    cell(row, m.symbol);
+    const none = m.status === "no data";
+    cell(row, none ? "—" : pct(m.cr), "cr");
+    cell(row, none ? "—" : pct(m.lt), "lt");
+    cell(row, none ? "—" : pct(m.vol), "vol");
+    cell(row, none ? "—" : pct(m.var99), "var99");
+    cell(row, none ? "—" : pct(m.es99), "es99");
+    cell(row, none ? "—" : String(m.epoch), "epoch");
+    cell(row, age(m.age_seconds), "age");
+    cell(row, m.status, "status " + m.status.replace(" ", ""));
+  }
+
+  const history = document.getElementById("history");
+  history.replaceChildren();
+  for (const [symbol, points] of Object.entries(data.history)) lineChart(history, symbol, points);
+
+  const updates = fill("updates", data.updates, 8, "no updates on chain yet");
+  for (const u of data.updates) {
+    const row = updates.insertRow();
+    cell(row, u.symbol);
+    cell(row, String(u.epoch));
+    cell(row, pct(u.cr));
+    cell(row, pct(u.lt));
+    cell(row, u.verification, "fresh");
+    cell(row, u.gas_used.toLocaleString("en-US"));
+    cell(row, String(u.block));
+    const tx = cell(row, "");
+    const code = document.createElement("code");
+    code.textContent = short(u.tx_hash);
+    code.title = u.tx_hash;
+    tx.appendChild(code);
+  }
+
+  const contributions = document.getElementById("contributions");
+  contributions.replaceChildren();
+  if (data.contributions) contributionChart(contributions, data.contributions);
+  else contributions.textContent = "The latest update published no explanation (its model version has no explanation baseline).";
+
+  const open = data.proposals.filter((p) => ["Pending", "Active", "Succeeded", "Queued"].includes(p.state));
+  const proposals = fill("proposals", open, 7, "no open proposals");
+  for (const p of open) {
+    const row = proposals.insertRow();
+    cell(row, p.proposal_id.length > 12 ? short(p.proposal_id) : p.proposal_id).title = p.proposal_id;
+    cell(row, p.title);
+    cell(row, p.state);
+    cell(row, p.proof, p.proof.startsWith("proof verified") ? "fresh" : "nodata");
+    cell(row, p.votes.for.toLocaleString("en-US"));
+    cell(row, p.votes.against.toLocaleString("en-US"));
+    cell(row, String(p.vote_end_block));
+  }
+  document.body.dataset.loaded = "true";
+}
+
+async function refresh() {
+  try {
+    const reply = await fetch("/dashboard/data", {cache: "no-store"});
+    render(await reply.json());
+  } catch (error) {
+    const status = document.getElementById("status");
+    status.className = "error";
+    status.textContent = "dashboard data unavailable: " + error;
+  }
+}
+
+refresh();
+setInterval(refresh, REFRESH_MS);

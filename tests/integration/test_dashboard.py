@@ -1,0 +1,96 @@
+"""The dashboard in a real browser (Playwright driving Debian's chromium) against the FastAPI app on
+localhost: after an update is published on anvil, the markets table shows the on-chain values.
+The test saves a screenshot under artifacts/ and prints its path."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from oracle.api import create_app
+from oracle.chain.deploy import publish_proved_update
+from oracle.settings import Settings
+from published import MODEL_ID, deploy
+
+pytestmark = [pytest.mark.slow, pytest.mark.chain]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def served(tmp_path, chain, accounts, circuit_k1, vka_k1):
+    """The deployed system and the service's app on a free port, reading that chain."""
+    deployment, publishers, keeper = deploy(accounts, circuit_k1, vka_k1)
+    manifest = tmp_path / "deployment.json"
+    manifest.write_text(json.dumps(deployment.to_manifest()))
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'oracle.db'}", broker_url="memory://",
+                        embedded_worker=False, start_anvil=False, rpc_url=chain.provider.http_uri,
+                        deployment_path=manifest)
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=free_port(),
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert time.monotonic() < deadline, "the app did not start"
+        time.sleep(0.1)
+    yield deployment, publishers, keeper, f"http://127.0.0.1:{server.config.port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_markets_table_shows_on_chain_values_after_an_update(served, browser, proved_update):
+    from playwright.sync_api import expect
+
+    deployment, publishers, keeper, url = served
+    page = browser.new_page(viewport={"width": 1280, "height": 1400})
+    page.goto(f"{url}/dashboard")
+    btc = page.locator('#markets tr[data-market="BTC"]')
+    expect(btc.locator("td.status")).to_have_text("no data", timeout=30_000)
+
+    receipt = publish_proved_update(deployment, publishers[:2], keeper, MODEL_ID, proved_update.proof,
+                                    proved_update.instances, proved_update.vectors)
+    stored = deployment.oracle.getRiskParameters(1)
+    # the page polls: the new on-chain values appear without a reload
+    expect(btc.locator("td.cr")).to_have_text(f"{int(stored.collateralRatio) / 1e16:.2f}%", timeout=30_000)
+    expect(btc.locator("td.lt")).to_have_text(f"{int(stored.liquidationThreshold) / 1e16:.2f}%")
+    expect(btc.locator("td.epoch")).to_have_text(str(int(stored.epoch)))
+    expect(btc.locator("td.status")).to_have_text("fresh")
+    tx = str(receipt.txn_hash)
+    latest = page.locator("#updates tbody tr").first
+    expect(latest.locator("code")).to_have_attribute("title", tx)
+    expect(latest).to_contain_text("verified on-chain in submitUpdate")
+    expect(latest).to_contain_text(f"{int(receipt.gas_used):,}")
+    expect(page.locator("#history svg polyline")).to_have_count(2)  # CR and LT of BTC; ETH has no update yet
+    ARTIFACTS.mkdir(exist_ok=True)
+    screenshot = ARTIFACTS / "dashboard.png"
+    page.screenshot(path=str(screenshot), full_page=True)
+    print(f"dashboard screenshot: {screenshot}")
+    page.close()
