@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from oracle import worker
 from oracle.api.routers import commitments, health, markets, metrics, models, proofs, proposals, updates
 from oracle.auth import RateLimiter, ensure_key
+from oracle.dashboard import router as dashboard
 from oracle.db import migrate, session_scope
 from oracle.errors import NotFoundError
 from oracle.settings import Settings, get_settings
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None, start_worker: bool | None = Non
     app.state.write_limiter = RateLimiter(settings.write_rate_limit)
     for module in (markets, updates, proofs, models, commitments, proposals, health, metrics):
         app.include_router(module.router)
+    app.include_router(dashboard.router)
 
     @app.exception_handler(NotFoundError)
     async def not_found(_: Request, error: NotFoundError) -> JSONResponse:
