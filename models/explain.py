@@ -45,9 +45,23 @@ class Explanation:
         order = np.argsort(-np.abs(self.attributions[output]))[:n]
         return [(self.features[i], float(self.attributions[output][i])) for i in order]
 
+    def grouped(self, output: str) -> dict[str, float]:
+        """Attributions summed by input kind and horizon, e.g. "rvol 1d", "rvol 2-5d", "ret 6-22d"
+        (HAR's daily/weekly/monthly split; lags counted back from the window's last day)."""
+        groups: dict[str, float] = {}
+        for name, value in zip(self.features, self.attributions[output]):
+            kind, _, lag = name.partition("_t-")
+            if not lag:
+                continue  # meta fields
+            days = int(lag) + 1
+            horizon = "1d" if days == 1 else "2-5d" if days <= 5 else f"6-{len(self.features) // 2 - 1}d"
+            groups[f"{kind} {horizon}"] = groups.get(f"{kind} {horizon}", 0.0) + float(value)
+        return groups
+
     def to_dict(self) -> dict[str, object]:
         return {"features": list(self.features), "value": self.value, "reference": self.reference,
-                "attributions": {k: v.tolist() for k, v in self.attributions.items()}}
+                "attributions": {k: v.tolist() for k, v in self.attributions.items()},
+                "grouped": {k: self.grouped(k) for k in self.attributions}}
 
 
 def integrated_gradients(model: torch.nn.Module, x: Float64Array, reference: Float64Array,

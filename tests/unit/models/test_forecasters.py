@@ -104,6 +104,9 @@ def test_explanation_is_complete(version, vectors):
             # a midpoint rule over the piecewise-linear path: exact up to the kinks it crosses
             assert abs(explanation.completeness_gap(output)) <= 5e-3 * abs(delta) + 1e-6
             assert np.all(explanation.attributions[output][:2] == 0)  # market id and epoch move nothing
+            grouped = explanation.grouped(output)
+            assert set(grouped) == {f"{k} {h}" for k in ("rvol", "ret") for h in ("1d", "2-5d", "6-22d")}
+            assert sum(grouped.values()) == pytest.approx(explanation.attributions[output].sum())
 
 
 def test_stress_raises_cr_through_realised_vol(version):
