@@ -53,6 +53,7 @@ from models.errors import ModelError, ModelVersionError
 from models.explain import explain
 from models.spec import MARKETS, OUTPUTS, felt_to_wad, instance_count, split_instances
 from models.versions import ModelVersion
+from oracle.errors import OracleError
 from prover.circuit import Circuit
 from prover.errors import MissingArtifactError
 from prover.evm import vka_words
@@ -64,8 +65,10 @@ KINDS = ("update", "proposal")
 BUNDLED_SOURCE = {"kind": "bundled-replay", "dataset": "models/data"}
 
 
-class BundleFormatError(ValueError):
+class BundleFormatError(OracleError):
     """A bundle file is not a valid `zkrisk-bundle/1` document; the message names the field."""
+
+    kind = "bundle-format"
 
 
 def _b64(data: bytes) -> str:
@@ -311,8 +314,6 @@ class Bundle:
         except KeyError as error:
             raise BundleFormatError(f"missing field {error}") from None
         except (TypeError, ValueError) as error:
-            if isinstance(error, BundleFormatError):
-                raise
             raise BundleFormatError(f"malformed field: {error}") from None
         bundle._validate(data)
         return bundle

@@ -26,17 +26,31 @@ def demo(market: str = typer.Option("BTC", help="market to prove and publish"),
 
 
 @app.command()
-def audit(bundle: Path = typer.Argument(..., help="proof bundle (zkrisk-bundle/1 JSON)", exists=True, dir_okay=False),
-          rpc: str | None = typer.Option(None, help="JSON-RPC of the chain the bundle was published on"),
-          srs: Path | None = typer.Option(None, help="SRS file, when the bundle refers to a ceremony SRS by hash"),
-          report: Path | None = typer.Option(None, help="also write an HTML report with plots here")) -> None:
-    """Re-check a published update from its proof bundle: exit 0 only when every check passes."""
+def audit(bundle: Optional[Path] = typer.Argument(None, help="proof bundle (zkrisk-bundle/1 JSON)", exists=True,
+                                                  dir_okay=False),
+          tx: Optional[str] = typer.Option(None, help="audit this submitUpdate transaction instead of a bundle: "
+                                                      "the bundle is rebuilt from the chain and this repository"),
+          rpc: Optional[str] = typer.Option(None, help="JSON-RPC of the chain the update was published on"),
+          srs: Optional[Path] = typer.Option(None, help="SRS file, when the bundle refers to a ceremony SRS by hash"),
+          report: Optional[Path] = typer.Option(None, help="also write an HTML report with plots here")) -> None:
+    """Re-check a published update from its proof bundle (or its transaction): exit 0 only when every
+    check passes."""
     from rich.console import Console
 
     from oracle.audit import audit_bundle, print_report
     from oracle.bundle import Bundle
 
-    result = audit_bundle(Bundle.load(bundle), rpc=rpc, srs=srs, report=report)
+    if (bundle is None) == (tx is None):
+        raise typer.BadParameter("give either a BUNDLE file or --tx HASH (with --rpc)")
+    if tx is not None and rpc is None:
+        raise typer.BadParameter("--tx needs --rpc")
+    if tx is not None:
+        from oracle.audit.from_chain import bundle_from_transaction
+
+        loaded = bundle_from_transaction(rpc, tx)
+    else:
+        loaded = Bundle.load(bundle)
+    result = audit_bundle(loaded, rpc=rpc, srs=srs, report=report)
     console = Console()
     print_report(result, console)
     if report is not None:

@@ -27,6 +27,7 @@ from models.spec import OUTPUTS, WAD, market_id
 from models.versions import load_version
 from oracle.audit.chain import abi
 from oracle.bundle import BUNDLED_SOURCE, Bundle, ChainRecord, ProposalRecord, build_bundle
+from oracle.errors import OracleError
 from prover.circuit import build_circuit
 from prover.proving import prove
 
@@ -35,8 +36,10 @@ PROPOSAL_STATES = ("Pending", "Active", "Canceled", "Defeated", "Succeeded", "Qu
 SUPPORT = {"against": 0, "for": 1, "abstain": 2}
 
 
-class GovernanceError(RuntimeError):
+class GovernanceError(OracleError):
     """A governance step cannot be taken now; the message says why and what to do."""
+
+    kind = "governance"
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,12 @@ def test_honest_bundle_passes_every_check_and_gets_a_report(published, rpc, tmp_
     assert "ALL CHECKS PASS" in page and page.count("data:image/png;base64,") >= 2
 
 
+def test_transaction_alone_is_audited_from_the_chain_and_the_repository(published, rpc):
+    result = CliRunner().invoke(app, ["audit", "--tx", str(published.receipt.txn_hash), "--rpc", rpc])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("PASS") == len(TITLES)
+
+
 def test_without_a_chain_the_chain_checks_fail_and_the_exit_code_says_so(published):
     result = CliRunner().invoke(app, ["audit", str(published.bundle_path)])
     assert result.exit_code == 1
