@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from models.baselines import ALPHA, BASELINES, Baseline, VolForecast
+from models.baselines import ALPHA, Baseline, VolForecast
 from models.mapping import MappingConfig
 from models.typing import BoolArray, Float64Array
 
