@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import math
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -55,7 +55,8 @@ class CalibrationPlan:
     """How the circuit's run args are chosen.
 
     `target` None: explicit run args, chosen by measurement; logrows is the smallest power of two
-    holding the circuit's rows and its range-check table. `target` "resources"/"accuracy": EZKL's
+    holding the circuit's rows and its range-check table, `num_inner_cols` None picks the fewest
+    columns within `logrows_slack` of the smallest logrows (fewer columns: less gas). `target` "resources"/"accuracy": EZKL's
     calibrate_settings picks scales and logrows from the calibration data; unset fields keep EZKL's
     defaults. `tolerance_bps` is the largest float-vs-circuit difference, per output, a proof may
     carry: larger means the input left the range the circuit represents faithfully.
@@ -67,6 +68,7 @@ class CalibrationPlan:
     decomp_base: int | None = None
     decomp_legs: int | None = None
     num_inner_cols: int | None = None
+    logrows_slack: int = 2
     disable_freivalds: bool | None = None
     lookup_safety_margin: float = 2.0
     max_logrows: int | None = None
@@ -91,15 +93,20 @@ class CalibrationPlan:
         return args
 
 
-#: Chosen by measurement (scripts/bench_prover.py; numbers in the package docstring). The 0.01
+#: Chosen by measurement (scripts/bench_prover.py and the exploration behind it). The 0.01
 #: percent→fraction constant quantised at scale 13 is 82/8192 (+0.1 %), which alone put CR 8 bp
-#: off; parameters at scale 20 bring every output under 0.2 bp. A 1024-base, 3-leg decomposition
-#: shrinks the range-check table from 2^14 to 2^10 rows, so K=1 fits 2^12 rows (was 2^15): proving
-#: ~6x faster and a ~8x smaller proving key.
+#: off; parameters at scale 20 bring every output under 0.4 bp. A 1024-base, 3-leg decomposition
+#: shrinks the range-check table from 2^14 to 2^10 rows: K=1 needs 2^12 rows with two inner
+#: columns (was 2^15; proving ~6x faster, proving key 41 MB instead of 329 MB) or 2^13 with one,
+#: which cuts plain-verifier gas from 654k to 542k for about twice the proving time.
+#: Batches: the columns ezkl 23 lays out for a matmul grow with the batch, so gas grows with K
+#: (K=4: 1.07M with one column, 1.73M with three); at most 2^16 rows keeps K=16 provable here.
 PRODUCTION_PLAN = CalibrationPlan(input_scale=14, param_scale=20, decomp_base=1024, decomp_legs=3,
-                                  num_inner_cols=2)
-#: EZKL untuned: default run args, calibrate_settings for resources with its defaults.
-EZKL_DEFAULTS = CalibrationPlan(target="resources", calibration_samples_per_market=256)
+                                  max_logrows=16)
+#: EZKL untuned: default run args, calibrate_settings for resources with its defaults. A benchmark
+#: baseline: its error (about 1.1 bp on LT, 8 bp on CR) is measured and reported, so the tolerance
+#: only catches out-of-range inputs.
+EZKL_DEFAULTS = CalibrationPlan(target="resources", calibration_samples_per_market=256, tolerance_bps=100.0)
 
 
 @dataclass(frozen=True)
@@ -160,25 +167,45 @@ def _smallest_logrows(settings: dict[str, Any]) -> int:
                math.ceil(math.log2(table + _RESERVED_ROWS)))
 
 
+def _gen_settings(paths: CircuitPaths, run_args: ezkl.PyRunArgs) -> dict[str, Any]:
+    if not ezkl.gen_settings(str(paths.onnx), str(paths.settings), py_run_args=run_args):
+        raise ProverError(f"ezkl gen_settings failed for {paths.onnx}")
+    return read_json(paths.settings)
+
+
+def _explicit_settings(paths: CircuitPaths, plan: CalibrationPlan) -> None:
+    """Run args as planned; inner columns (when not fixed) and logrows sized from the circuit's rows.
+
+    Each inner column adds advice columns, so commitments in the proof and gas on chain; each
+    logrows step doubles proving work and key size. Take the fewest columns whose logrows is at
+    most `logrows_slack` above the smallest any column count reaches, within `max_logrows`.
+    """
+    candidates = [plan.num_inner_cols] if plan.num_inner_cols else list(range(1, 5))
+    sized = []
+    for cols in candidates:
+        settings = _gen_settings(paths, replace(plan, num_inner_cols=cols).run_args())
+        if settings["required_lookups"]:
+            raise ProverError(f"{paths.onnx} needs lookup tables {settings['required_lookups']}: an explicit plan "
+                              "cannot size them, use a calibrated plan (target='resources' or 'accuracy')")
+        sized.append((_smallest_logrows(settings), cols))
+    fitting = [(logrows, cols) for logrows, cols in sized if not plan.max_logrows or logrows <= plan.max_logrows]
+    if not fitting:
+        raise ProverError(f"K={paths.k} needs logrows {min(sized)[0]} > max_logrows {plan.max_logrows}")
+    smallest = min(logrows for logrows, _ in fitting)
+    cols, logrows = min((c, l) for l, c in fitting if l <= smallest + plan.logrows_slack)
+    _gen_settings(paths, replace(plan, num_inner_cols=cols).run_args(logrows))
+
+
 def _write_settings(version: ModelVersion, paths: CircuitPaths, plan: CalibrationPlan) -> None:
     vectors = calibration_vectors(version, plan.calibration_samples_per_market)
     # EZKL wants one flat list per input tensor; sample i of input j is row j*n + i of the batch.
     per_input = [vectors[i::paths.k] for i in range(paths.k)]
     n = min(len(v) for v in per_input)
     write_json(paths.calibration, {"input_data": [v[:n].reshape(-1).tolist() for v in per_input]})
-    if not ezkl.gen_settings(str(paths.onnx), str(paths.settings), py_run_args=plan.run_args()):
-        raise ProverError(f"ezkl gen_settings failed for {paths.onnx}")
     if plan.target is None:
-        settings = read_json(paths.settings)
-        if settings["required_lookups"]:
-            raise ProverError(f"{paths.onnx} needs lookup tables {settings['required_lookups']}: an explicit plan "
-                              "cannot size them, use a calibrated plan (target='resources' or 'accuracy')")
-        logrows = _smallest_logrows(settings)
-        if plan.max_logrows and logrows > plan.max_logrows:
-            raise ProverError(f"K={paths.k} needs logrows {logrows} > max_logrows {plan.max_logrows}")
-        if not ezkl.gen_settings(str(paths.onnx), str(paths.settings), py_run_args=plan.run_args(logrows)):
-            raise ProverError(f"ezkl gen_settings failed for {paths.onnx}")
+        _explicit_settings(paths, plan)
         return
+    _gen_settings(paths, plan.run_args())
     kwargs: dict[str, Any] = {"lookup_safety_margin": plan.lookup_safety_margin}
     if plan.input_scale is not None:
         kwargs["scales"] = [plan.input_scale]

@@ -91,17 +91,23 @@ def measure_gas(circuit: Circuit, proof: bytes, instances: list[int]) -> dict[st
     from prover.evm import deploy_plain_verifier, deploy_reusable_verifier, local_chain, plain_verifier_size
 
     with local_chain() as chain:
-        accepted, gas = deploy_reusable_verifier(chain, circuit).verify(proof, instances)
+        reusable = deploy_reusable_verifier(chain, circuit)
+        accepted, gas = reusable.verify(proof, instances)
         if not accepted:
             raise SystemExit(f"the reusable verifier rejected the K={circuit.k} proof")
+        vka_bytes = b"".join(reusable.vka or [])
+        measured = {"verify_gas": gas, "vka_words": len(reusable.vka or []),
+                    # What the VKA words cost as transaction calldata (4 gas a zero byte, 16 otherwise):
+                    # a caller holding the VKA on chain (VkaStore) pays a code read instead.
+                    "vka_calldata_gas": sum(4 if b == 0 else 16 for b in vka_bytes)}
         try:
             plain = deploy_plain_verifier(chain, circuit)
         except VerifierGenerationError:
-            return {"verify_gas": gas, "plain_verify_gas": None, "plain_verifier_bytes": plain_verifier_size(circuit)}
+            return {**measured, "plain_verify_gas": None, "plain_verifier_bytes": plain_verifier_size(circuit)}
         plain_accepted, plain_gas = plain.verify(proof, instances)
         if not plain_accepted:
             raise SystemExit(f"the plain verifier rejected the K={circuit.k} proof")
-        return {"verify_gas": gas, "plain_verify_gas": plain_gas, "plain_verifier_bytes": plain.runtime_size}
+        return {**measured, "plain_verify_gas": plain_gas, "plain_verifier_bytes": plain.runtime_size}
 
 
 def bench_one(plan_name: str, k: int, circuits_dir: Path, cache_dir: Path, runs: int) -> dict[str, Any]:
