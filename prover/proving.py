@@ -19,8 +19,13 @@ from prover.errors import FidelityError, ProofError, WitnessError
 
 
 def input_commitment(vector: np.ndarray, input_scale: int) -> int:
-    """Poseidon hash of one market's input vector, as EZKL commits it (recomputable by anyone)."""
-    felts = [ezkl.float_to_felt(float(x), input_scale) for x in vector]
+    """Poseidon hash of one market's input vector, as EZKL commits it (recomputable by anyone).
+
+    EZKL's witness generation reads inputs as float32 before scaling, so values are rounded to
+    float32 first: from float64 directly, a value near a rounding boundary can land on the
+    neighbouring field element and the recomputed hash would not match the proof.
+    """
+    felts = [ezkl.float_to_felt(float(np.float32(x)), input_scale) for x in vector]
     return felt_from_hex(ezkl.poseidon_hash(felts)[0])
 
 
