@@ -8,7 +8,11 @@ from typing import Annotated, Optional
 
 import typer
 
+from models.cli import backtest, train
+
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_show_locals=False)
+app.command()(train)
+app.command()(backtest)
 
 
 @app.callback()
