@@ -14,8 +14,10 @@ input hash, then anyone submits the proof); the demo, the service and the tests 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from models.spec import META_FIELDS, OUTPUTS, WAD
@@ -160,6 +162,23 @@ def project() -> Any:
     from ape import Project
 
     return Project(REPO_ROOT)
+
+
+def model_config_for_circuit(circuit: Any, model_id: int, markets: Sequence[int] | None = None) -> ModelConfig:
+    """The ModelConfig of a built prover circuit (`prover.circuit.Circuit`) on EZKL's reusable verifier."""
+    from models.spec import MARKETS
+    from prover.evm import vka_words
+
+    version = circuit.version
+    return ModelConfig(model_id=model_id, output_scale=circuit.output_scale,
+                       markets=tuple(MARKETS.values() if markets is None else markets), markets_per_proof=circuit.k,
+                       vka_words=vka_words(circuit), label=f"{version.model_id}@{version.version} K={circuit.k}")
+
+
+def write_manifest(deployment: Deployment, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(deployment.to_manifest(), indent=2) + "\n")
+    return path
 
 
 def guardrail_tuples(guardrails: dict[str, Guardrail]) -> list[tuple[int, int, int, bool]]:
