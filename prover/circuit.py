@@ -41,8 +41,6 @@ from prover.artifacts import CircuitPaths, check_pinned, read_json, sha256_file,
 from prover.errors import EzklVersionError, ManifestMismatchError, ProverError, WitnessError
 from prover.srs import SRS, dev_srs
 
-#: The ezkl version every artifact of this checkout is built with (pyproject pins it).
-EZKL_VERSION = "23.0.5"
 Progress = Callable[[str], None]
 BPS = 1e4
 # Rows halo2 keeps for blinding and the last-row checks, beyond the circuit's own rows.
@@ -55,10 +53,10 @@ class CalibrationPlan:
     """How the circuit's run args are chosen.
 
     `target` None: explicit run args, chosen by measurement; logrows is the smallest power of two
-    holding the circuit's rows and its range-check table, `num_inner_cols` None picks the fewest
-    columns within `logrows_slack` of the smallest logrows (fewer columns: less gas). `target` "resources"/"accuracy": EZKL's
-    calibrate_settings picks scales and logrows from the calibration data; unset fields keep EZKL's
-    defaults. `tolerance_bps` is the largest float-vs-circuit difference, per output, a proof may
+    holding the circuit's rows and its range-check table, and `num_inner_cols` None picks the
+    fewest columns within `logrows_slack` of the smallest logrows (fewer columns: less gas).
+    `target` "resources"/"accuracy": EZKL's calibrate_settings picks scales and logrows from the
+    calibration data; unset fields keep EZKL's defaults. `tolerance_bps` is the largest float-vs-circuit difference, per output, a proof may
     carry: larger means the input left the range the circuit represents faithfully.
     """
 
