@@ -216,14 +216,22 @@ def _print_tx(receipt) -> None:
 @app.command()
 def propose(market: str = typer.Option("BTC", help="market whose latest window is proved and proposed"),
             end: Optional[str] = typer.Option(None, help="prove the window ending at this date instead of the latest"),
+            upgrade_to: Optional[str] = typer.Option(None, help="propose a model upgrade to MODEL@VERSION instead"),
+            k: int = typer.Option(1, help="with --upgrade-to: markets per proof of the new circuit"),
+            model_id: Optional[int] = typer.Option(None, help="with --upgrade-to: on-chain id (default: next free)"),
+            retire: bool = typer.Option(True, help="with --upgrade-to: deactivate the models it replaces"),
             out: Path = typer.Option(Path("proposal.bundle.json"), help="where to write the proposal's proof bundle"),
-            backtest: Optional[Path] = typer.Option(None, help="backtest summary (JSON) to link in the description"),
+            backtest: Optional[Path] = typer.Option(None, help="backtest summary (JSON; default: the model card's)"),
             rpc: Rpc = "http://127.0.0.1:8545", deployment: DeploymentFile = Path(".zkrisk/deployment.json"),
             key: Key = None) -> None:
-    """Prove a parameter update and propose it to RiskGovernor (for changes beyond the guardrails)."""
+    """Propose to RiskGovernor a proved parameter update (for changes beyond the guardrails) or, with
+    --upgrade-to, a model upgrade (its VKA on the reusable verifier, a proof of its outputs, its card)."""
     governance = _governance(rpc, deployment, key)
     summary = json.loads(backtest.read_text()) if backtest else None
-    proposal = _governance_step(lambda: governance.propose_update(market.upper(), out, summary, end))
+    if upgrade_to is not None:
+        proposal = _governance_step(lambda: governance.propose_model(upgrade_to, out, k, model_id, retire, summary))
+    else:
+        proposal = _governance_step(lambda: governance.propose_update(market.upper(), out, summary, end))
     typer.echo(f"proposal id: {proposal.proposal_id}")
     typer.echo(f"tx {proposal.tx_hash}")
     typer.echo(f"guardrails: {proposal.guardrails}")

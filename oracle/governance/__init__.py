@@ -13,22 +13,27 @@ Transactions are signed locally with a private key (`ZKRISK_SIGNER_KEY`) and sen
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from eth_account import Account
 from web3 import HTTPProvider, Web3
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError
 from web3.logs import DISCARD
 
-from models.spec import OUTPUTS, WAD, market_id
+from models.spec import MARKETS, OUTPUTS, WAD, market_id
 from models.versions import load_version
 from oracle.audit.chain import abi
-from oracle.bundle import BUNDLED_SOURCE, Bundle, ChainRecord, ProposalRecord, build_bundle
+from oracle.audit.checks import strip_metadata
+from oracle.bundle import (BUNDLED_SOURCE, Bundle, ChainRecord, ProposalRecord, build_bundle, canonical_json,
+                           sha256_hex, vka_digest)
 from oracle.errors import OracleError
 from prover.circuit import build_circuit
+from prover.evm import REUSABLE_VERIFIER_NAME, compile_verifier, render_reusable_verifier, vka_words
 from prover.proving import prove
 
 #: OpenZeppelin IGovernor.ProposalState, in enum order.
@@ -122,6 +127,7 @@ class Governance:
 
     def propose_update(self, symbol: str, out: Path, backtest: dict[str, Any] | None = None,
                        end: str | None = None) -> Proposal:
+        """A proved parameter update through the governor (for changes beyond the guardrails)."""
         version = load_version()
         circuit = build_circuit(version, 1)
         frame = version.market_frame(symbol)
@@ -142,9 +148,54 @@ class Governance:
             raise GovernanceError(f"the oracle decodes {wad}, the prover {[m.wad for m in result.markets]}")
         guardrails = self.guardrail_status(update)
         bundle = build_bundle(circuit, result, {symbol: frame}, {symbol: BUNDLED_SOURCE}, kind="proposal",
-                              proposal=ProposalRecord(self.governor.address, None, "", backtest or version.card.get("backtest")))
-        description = proposal_description(bundle, guardrails, self.current(market))
-        receipt = self.send(self.governor.functions.proposeRiskUpdate(update, proved, description))
+                              proposal=ProposalRecord(self.governor.address, None, "",
+                                                      backtest or version.card.get("walk_forward")))
+        current = self.current(market)
+        description = describe(bundle, f"proved risk update, {symbol} epoch {epoch}", [
+            f"Guardrails: {guardrails}.",
+            f"Current on chain: CR {current['cr'] / WAD:.4f}, LT {current['lt'] / WAD:.4f} (epoch {current['epoch']})."])
+        return self._submit(self.governor.functions.proposeRiskUpdate(update, proved, description), bundle,
+                            description, model_id, out, guardrails)
+
+    def propose_model(self, model: str, out: Path, k: int = 1, new_model_id: int | None = None,
+                      retire: bool = True, backtest: dict[str, Any] | None = None) -> Proposal:
+        """A model upgrade: register `model` ("id@version") with its VKA on the deployed reusable verifier
+        (whose bytecode must be what this circuit regenerates) and retire the models it replaces."""
+        model_name, _, version_name = model.partition("@")
+        version = load_version(model_name, version_name or None)
+        circuit = build_circuit(version, k)
+        words = vka_words(circuit)
+        verifier = self.manifest["contracts"]["verifier"]
+        with tempfile.TemporaryDirectory() as tmp:
+            compiled = compile_verifier(render_reusable_verifier(circuit, Path(tmp) / "Verifier.sol"),
+                                        REUSABLE_VERIFIER_NAME)
+        if strip_metadata(compiled["runtime"]) != strip_metadata(bytes(self.w3.eth.get_code(verifier))):
+            raise GovernanceError(f"the deployed verifier {verifier} is not the reusable verifier this circuit "
+                                  "regenerates: deploy that one first and record it in the deployment manifest")
+        new_id = new_model_id or 1 + max(int(m["model_id"]) for m in self.manifest["models"])
+        retired = [int(m["model_id"]) for m in self.manifest["models"] if retire and m["markets_per_proof"] == k]
+        markets = list(MARKETS.values())
+        calldatas = [self.oracle.encode_abi("registerModel", [new_id, verifier, words, circuit.output_scale, k, markets]),
+                     *(self.oracle.encode_abi("setModelActive", [old, False]) for old in retired)]
+        # a proof on the latest windows shows voters the new model's outputs, auditable off-chain
+        symbols = list(MARKETS)[:k]
+        frames = {s: version.market_frame(s) for s in symbols}
+        result = prove(circuit, np.stack([version.input_vector(s, frame=frames[s]) for s in symbols]))
+        bundle = build_bundle(circuit, result, frames, {s: BUNDLED_SOURCE for s in symbols}, kind="proposal",
+                              proposal=ProposalRecord(self.governor.address, None, "",
+                                                      backtest or version.card.get("walk_forward")))
+        description = describe(bundle, f"model upgrade to {version.model_id}@{version.version} as model id {new_id}", [
+            f"Registers model id {new_id} (K={k}, output scale {circuit.output_scale}) on verifier {verifier} with "
+            f"a VKA of {len(words)} words, digest `{vka_digest(words)}`; model card sha256 "
+            f"`{sha256_hex(canonical_json(version.card))}`.",
+            f"Retires model ids: {', '.join(map(str, retired)) or 'none'}."])
+        function = self.governor.functions.propose([self.oracle.address] * len(calldatas), [0] * len(calldatas),
+                                                   calldatas, description)
+        return self._submit(function, bundle, description, new_id, out, "not applicable: model upgrade")
+
+    def _submit(self, function: ContractFunction, bundle: Bundle, description: str, model_id: int, out: Path,
+                guardrails: str) -> Proposal:
+        receipt = self.send(function)
         proposal_id = self.governor.events.ProposalCreated().process_receipt(receipt, errors=DISCARD)[0].args.proposalId
         tx_hash = "0x" + bytes(receipt.transactionHash).hex()
         bundle = bundle.with_proposal(ProposalRecord(self.governor.address, proposal_id, description,
@@ -188,20 +239,36 @@ class Governance:
         return self.send(self.governor.functions.execute(*self.actions(proposal_id)))
 
 
-def proposal_description(bundle: Bundle, guardrails: str, current: dict[str, int]) -> str:
+def backtest_lines(backtest: dict[str, Any] | None, model_id: str) -> list[str]:
+    """The walk-forward record in a few lines: the model against the best baseline per market."""
+    if not backtest:
+        return ["Backtest: none published for this model version (see its model card)."]
+    lines = ["Walk-forward backtest (out of sample):"]
+    for market, record in sorted(backtest.items()):
+        scores = record.get("scores", {}) if isinstance(record, dict) else {}
+        own = scores.get(model_id)
+        if own is None:
+            lines.append(f"- {market}: {json.dumps(record, sort_keys=True)}")
+            continue
+        baseline, best = min(((n, v) for n, v in scores.items() if n != model_id), key=lambda nv: nv[1]["qlike"],
+                             default=(None, None))
+        lines.append(f"- {market} {record.get('test_start')}..{record.get('test_end')}: QLIKE {own['qlike']:.3f}"
+                     + (f" (best baseline {baseline} {best['qlike']:.3f})" if best else "")
+                     + f", VaR99 hit rate {own['var99_hit_rate']:.2%} (Kupiec p {own['kupiec_p']:.2f}, "
+                       f"Christoffersen p {own['christoffersen_p']:.2f}), ES backtest p {own['es_mcneil_frey_p']:.2f}")
+    return lines
+
+
+def describe(bundle: Bundle, title: str, specifics: list[str]) -> str:
     """Markdown voters read in any Governor UI: what changes, the proof to audit, the model's record."""
-    lines = [f"# zkrisk proved risk update — model {bundle.model_id}@{bundle.model_version}", "",
+    lines = [f"# zkrisk {title}", "",
              f"Proof bundle (zkrisk-bundle/1) content sha256: `{bundle.content_sha256}` — "
              "check it with `zkrisk audit BUNDLE --rpc URL`.",
-             f"Circuit vs float model: at most {bundle.stated_error_bps:.3f} bp; SRS: {bundle.circuit.srs.provenance}.",
-             f"Guardrails: {guardrails}.", "",
-             "| market | epoch | CR | LT | vol | VaR 99% | ES 99% | current CR | current LT |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             f"Model {bundle.model_id}@{bundle.model_version}; circuit vs float model at most "
+             f"{bundle.stated_error_bps:.3f} bp; SRS: {bundle.circuit.srs.provenance}.", *specifics, "",
+             "| market | epoch | CR | LT | vol | VaR 99% | ES 99% |", "|---|---|---|---|---|---|---|"]
     for m in bundle.markets:
         lines.append(f"| {m.symbol} | {m.epoch} | " + " | ".join(f"{m.wad[n] / WAD:.4f}" for n in
-                                                                ("cr", "lt", "vol", "var99", "es99"))
-                     + f" | {current['cr'] / WAD:.4f} | {current['lt'] / WAD:.4f} |")
-    backtest = bundle.proposal.backtest if bundle.proposal else None
-    lines += ["", "Backtest: " + (json.dumps(backtest, sort_keys=True) if backtest else
-                                  "none published for this model version (see its model card)")]
-    return "\n".join(lines)
+                                                                ("cr", "lt", "vol", "var99", "es99")) + " |")
+    return "\n".join(lines + [""] + backtest_lines(bundle.proposal.backtest if bundle.proposal else None,
+                                                   bundle.model_id))

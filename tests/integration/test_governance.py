@@ -1,6 +1,6 @@
-"""The governance CLI end to end on anvil: a proved update beyond the guardrails is proposed, voted,
-queued and executed by the timelock; the oracle then serves exactly the proved values, and the
-proposal's bundle passes every audit check."""
+"""The governance CLI end to end on anvil: a proved update beyond the guardrails, and a model upgrade,
+are proposed, voted, queued and executed by the timelock; the oracle then serves exactly the proved
+values (or the new model), and the proposals' bundles pass the audit checks that apply."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from models.spec import OUTPUTS, WAD
 from oracle.audit import audit_bundle
-from oracle.bundle import Bundle
+from oracle.bundle import Bundle, vka_digest
 from oracle.chain.deploy import DEFAULT_GUARDRAILS, Guardrail, post_commitment, publish_proved_update
 from oracle.cli import app
 from prover.proving import input_commitment, prove
@@ -24,7 +24,38 @@ pytestmark = [pytest.mark.slow, pytest.mark.chain]
 TIGHT = {**DEFAULT_GUARDRAILS, "cr": Guardrail(min=WAD, max=4 * WAD, max_change=WAD // 1000, relative=False)}
 
 
-def test_proposal_vote_queue_execute_applies_proved_parameters(accounts, chain, circuit_k1, vka_k1,
+@pytest.fixture
+def cli(accounts, chain, tmp_path):
+    """Runs `zkrisk` against a deployment: cli(deployment) -> run(*args, ok=True) -> output."""
+    runner = CliRunner()
+    env = {"ZKRISK_SIGNER_KEY": accounts[0].private_key}  # the deployer holds the votes
+
+    def bind(deployment):
+        manifest = tmp_path / "deployment.json"
+        manifest.write_text(json.dumps(deployment.to_manifest()))
+        common = ["--rpc", chain.provider.http_uri, "--deployment", str(manifest)]
+
+        def run(*args: str, ok: bool = True) -> str:
+            result = runner.invoke(app, [*args, *common], env=env)
+            assert (result.exit_code == 0) == ok, result.output
+            return result.output
+        return run
+    return bind
+
+
+def vote_queue_execute(zkrisk, chain, proposal_id: str) -> None:
+    """The voting steps after a proposal, with the refusals a voter meets on the way."""
+    assert "is Pending" in zkrisk("vote", proposal_id, ok=False)
+    chain.mine(GOVERNANCE.voting_delay + 1)
+    zkrisk("vote", proposal_id, "--support", "for", "--reason", "proof audited")
+    chain.mine(GOVERNANCE.voting_period + 1)
+    zkrisk("queue", proposal_id)
+    assert "in the timelock" in zkrisk("execute", proposal_id, ok=False)
+    chain.mine(timestamp=chain.blocks.head.timestamp + GOVERNANCE.timelock_delay + 1)
+    zkrisk("execute", proposal_id)
+
+
+def test_proposal_vote_queue_execute_applies_proved_parameters(accounts, chain, cli, circuit_k1, vka_k1,
                                                                production_version, tmp_path):
     deployment, publishers, keeper = deploy(accounts, circuit_k1, vka_k1, guardrails=TIGHT)
     # a month-old window published the ordinary way, so the latest one is a step beyond the guardrail
@@ -34,35 +65,13 @@ def test_proposal_vote_queue_execute_applies_proved_parameters(accounts, chain, 
     chain.mine(timestamp=chain.blocks.head.timestamp + 3_601)  # past the min delay: only the step limit binds
     latest = production_version.input_vector("BTC")
     post_commitment(deployment.registry, publishers[:2], 1, int(latest[1]), input_commitment(latest, circuit_k1.input_scale))
-
-    manifest = tmp_path / "deployment.json"
-    manifest.write_text(json.dumps(deployment.to_manifest()))
-    common = ["--rpc", chain.provider.http_uri, "--deployment", str(manifest)]
-    env = {"ZKRISK_SIGNER_KEY": accounts[0].private_key}  # the deployer holds the votes
-    runner = CliRunner()
-
-    def zkrisk(*args: str) -> str:
-        result = runner.invoke(app, [*args, *common], env=env)
-        assert result.exit_code == 0, result.output
-        return result.output
+    zkrisk = cli(deployment)
 
     out = zkrisk("propose", "--market", "BTC", "--out", str(tmp_path / "proposal.json"))
-    proposal_id = re.search(r"proposal id: (\d+)", out).group(1)
     assert "beyond the guardrails: submitUpdate reverts with ParameterChangeTooLarge" in out
     bundle = Bundle.load(tmp_path / "proposal.json")
-    description = bundle.proposal.description
-    assert bundle.content_sha256 in description and "Backtest:" in description
-
-    early = runner.invoke(app, ["vote", proposal_id, *common], env=env)
-    assert early.exit_code == 1 and "is Pending" in early.output
-    chain.mine(GOVERNANCE.voting_delay + 1)
-    zkrisk("vote", proposal_id, "--support", "for", "--reason", "proof audited")
-    chain.mine(GOVERNANCE.voting_period + 1)
-    zkrisk("queue", proposal_id)
-    too_soon = runner.invoke(app, ["execute", proposal_id, *common], env=env)
-    assert too_soon.exit_code == 1 and "in the timelock" in too_soon.output
-    chain.mine(timestamp=chain.blocks.head.timestamp + GOVERNANCE.timelock_delay + 1)
-    zkrisk("execute", proposal_id)
+    assert bundle.content_sha256 in bundle.proposal.description
+    vote_queue_execute(zkrisk, chain, re.search(r"proposal id: (\d+)", out).group(1))
 
     stored = deployment.oracle.getRiskParameters(1)
     proved = bundle.markets[0].wad
@@ -71,3 +80,25 @@ def test_proposal_vote_queue_execute_applies_proved_parameters(accounts, chain, 
             int(stored.liquidationThreshold), int(stored.collateralRatio)] == [proved[n] for n in OUTPUTS]
     report = audit_bundle(bundle, rpc=chain.provider.http_uri)
     assert report.passed, [(c.number, c.details) for c in report.checks if not c.passed]
+
+
+def test_model_upgrade_registers_the_new_vka(accounts, chain, cli, circuit_k1, vka_k1, circuit_k2, tmp_path):
+    """The upgrade registers the batched (K=2) circuit of the production model as a new model id."""
+    deployment, _, _ = deploy(accounts, circuit_k1, vka_k1)
+    zkrisk = cli(deployment)
+    out = zkrisk("propose", "--upgrade-to", "window-mlp@0.1.0", "--k", "2", "--out", str(tmp_path / "upgrade.json"))
+    bundle = Bundle.load(tmp_path / "upgrade.json")
+    description = bundle.proposal.description
+    assert bundle.content_sha256 in description and vka_digest(bundle.circuit.vka) in description
+    assert "Backtest: none published for this model version" in description
+    assert "Retires model ids: none" in description  # no K=2 model to replace
+    # before the vote, voters audit the new circuit's proof and float model off-chain
+    assert all(check.passed for check in audit_bundle(bundle, only=(2, 5)).checks)
+    vote_queue_execute(zkrisk, chain, re.search(r"proposal id: (\d+)", out).group(1))
+
+    new = deployment.oracle.getModel(2)
+    assert new.active and new.marketsPerProof == 2
+    assert "0x" + bytes(new.vkaDigest).hex() == vka_digest(bundle.circuit.vka)
+    assert deployment.oracle.getModel(MODEL_ID).active
+    # after execution the deployed verifier and the registered VKA reproduce from the bundle's vk
+    assert audit_bundle(bundle, rpc=chain.provider.http_uri, only=(3,)).checks[0].passed
