@@ -65,6 +65,12 @@ def _raw_close(bundle: Bundle, _: Published) -> Bundle:
     return _market(bundle, raw=RawWindow(bundle.markets[0].raw.source, frame))
 
 
+def _settings(bundle: Bundle, _: Published) -> Bundle:
+    settings = json.loads(bundle.circuit.settings)
+    settings["run_args"]["num_inner_cols"] += 1
+    return replace(bundle, circuit=replace(bundle.circuit, settings=json.dumps(settings)))
+
+
 def _output_instance(bundle: Bundle, _: Published) -> Bundle:
     """A consistent liar: a higher CR in the instances and in the stated outputs."""
     instances = list(bundle.instances)
@@ -84,8 +90,7 @@ TAMPERS: dict[str, tuple[Callable[[Bundle, Published], Bundle], set[int]]] = {
     "proof bytes": (lambda b, _: replace(b, proof=_flip(b.proof, len(b.proof) // 2)), {2, 4}),
     # byte 100 lies in the vk's fixed commitments; the file's tail holds selector data verification never reads
     "verification key": (lambda b, _: replace(b, circuit=replace(b.circuit, vk=_flip(b.circuit.vk, 100))), {2, 3}),
-    "settings": (lambda b, _: replace(b, circuit=replace(b.circuit, settings=b.circuit.settings.replace(
-        '"num_inner_cols":2', '"num_inner_cols":3'))), {2}),
+    "settings": (_settings, {2}),
     "VKA": (lambda b, _: replace(b, circuit=replace(b.circuit, vka=[bytes(32), *b.circuit.vka[1:]])), {3}),
     "output instance": (_output_instance, {2, 4, 6}),
     "model card": (lambda b, _: replace(b, card={**b.card, "mapping": {**b.card["mapping"], "cr_max": 3.0}}), {5}),
