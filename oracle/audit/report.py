@@ -36,7 +36,7 @@ def _png(figure: Figure) -> str:
 
 
 def history_plot(bundle: Bundle, chain: ChainView | None) -> str:
-    figure = Figure(figsize=(8, 3.2))
+    figure = Figure(figsize=(8, 3.2), layout="constrained")
     axis = figure.subplots()
     for market in bundle.markets:
         points = chain.history(market.market_id) if chain is not None else []
@@ -54,7 +54,7 @@ def history_plot(bundle: Bundle, chain: ChainView | None) -> str:
 
 
 def forecast_plot(bundle: Bundle, market: MarketRecord) -> str | None:
-    """Float-model forecasts over the bundled history against the next day's absolute return."""
+    """Float-model forecasts over the bundled history against the next day's move, VaR breaches marked."""
     if market.raw.source.get("kind") != BUNDLED_SOURCE["kind"]:
         return None
     try:
@@ -62,35 +62,45 @@ def forecast_plot(bundle: Bundle, market: MarketRecord) -> str | None:
         frame = version.market_frame(market.symbol)
     except ModelError:
         return None
-    ends = frame.index[-FORECAST_DAYS - 1:-1]
+    # daily closes whatever the bar size the features read (hourly for realised-volatility versions)
+    close = frame["close"].resample("1D").last().dropna()
+    ends = close.index[-FORECAST_DAYS - 1:-1]
     vectors = np.stack([version.input_vector(market.symbol, end=t, frame=frame) for t in ends])
     forecast = version.predict(vectors)
-    realised = np.abs(np.log(frame["close"]).diff().shift(-1).loc[ends].to_numpy())
-    figure = Figure(figsize=(8, 3.2))
+    following = np.log(close).diff().shift(-1).loc[ends].to_numpy()
+    figure = Figure(figsize=(8, 3.2), layout="constrained")
     axis = figure.subplots()
-    dates = [t.date() for t in ends]
-    axis.plot(dates, realised, ".", color="grey", markersize=3, label="realised |next-day return|")
+    dates = np.asarray([t.date() for t in ends])
+    axis.plot(dates, np.abs(following), ".", color="grey", markersize=3, label="realised |next-day return|")
     axis.plot(dates, forecast[:, 0], label="vol forecast")
-    axis.plot(dates, forecast[:, 1], label="VaR 99% forecast")
-    breaches = realised > forecast[:, 1]
-    axis.plot(np.asarray(dates)[breaches], realised[breaches], "x", color="red",
-              label=f"VaR breaches ({int(breaches.sum())}/{len(dates)})")
+    axis.plot(dates, forecast[:, 1], label="VaR 99% forecast (loss)")
+    breaches = -following > forecast[:, 1]  # VaR bounds the loss: only falls breach it
+    axis.plot(dates[breaches], -following[breaches], "x", color="red",
+              label=f"VaR breaches ({int(breaches.sum())}/{len(dates)}, 1% expected)")
     axis.set_title(f"{market.symbol}: forecast vs realised, last {FORECAST_DAYS} days of bundled data")
     axis.legend(fontsize=8)
     figure.autofmt_xdate()
     return _png(figure)
 
 
+def contribution_series(explanation: dict[str, Any], output: str) -> tuple[list[str], np.ndarray]:
+    """(labels, attributions) of one output: grouped by input kind and horizon when the explanation
+    groups them (fewer, readable bars), else per input feature."""
+    grouped = explanation.get("grouped", {}).get(output)
+    if grouped:
+        return list(grouped), np.asarray(list(grouped.values()), dtype=float)
+    return list(explanation["features"]), np.asarray(explanation["attributions"][output], dtype=float)
+
+
 def contributions_plot(market: MarketRecord, top: int = 10) -> str | None:
     explanation = market.explanation
     if not explanation or "attributions" not in explanation:
         return None
-    features = list(explanation["features"])
     outputs = list(explanation["attributions"])
-    figure = Figure(figsize=(4 * len(outputs), 3.4))
+    figure = Figure(figsize=(4 * len(outputs), 3.4), layout="constrained")
     axes = figure.subplots(1, len(outputs), squeeze=False)
     for axis, output in zip(axes[0], outputs):
-        values = np.asarray(explanation["attributions"][output], dtype=float)
+        features, values = contribution_series(explanation, output)
         order = np.argsort(-np.abs(values))[:top][::-1]
         axis.barh([features[i] for i in order], values[order],
                   color=["#c0392b" if v > 0 else "#2874a6" for v in values[order]])

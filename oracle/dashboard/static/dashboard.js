@@ -83,10 +83,14 @@ function lineChart(container, symbol, points) {
   }
 }
 
-// Horizontal bars of the largest attributions per explained output.
+// Horizontal bars of the largest attributions per explained output; grouped by input kind and horizon
+// when the explanation groups them (as oracle.audit.report does).
 function contributionChart(container, explanation) {
   const TOP = 8;
-  for (const [output, attributions] of Object.entries(explanation.attributions)) {
+  for (const output of Object.keys(explanation.attributions)) {
+    const grouped = (explanation.grouped || {})[output];
+    const features = grouped ? Object.keys(grouped) : explanation.features;
+    const attributions = grouped ? Object.values(grouped) : explanation.attributions[output];
     const box = chartBox(container, explanation.symbol + " epoch " + explanation.epoch + ": " +
       output.toUpperCase() + " contributions");
     const order = attributions.map((v, i) => i).sort((a, b) => Math.abs(attributions[b]) - Math.abs(attributions[a]))
@@ -96,7 +100,7 @@ function contributionChart(container, explanation) {
     const chart = svg("svg", {width: W, height: H, role: "img", "aria-label": output + " contributions"});
     order.forEach((i, k) => {
       const v = attributions[i], w = Math.abs(v) / scale * (W - mid - 10);
-      chart.appendChild(svg("text", {x: 0, y: k * row + 15, "font-size": 11}, explanation.features[i]));
+      chart.appendChild(svg("text", {x: 0, y: k * row + 15, "font-size": 11}, features[i]));
       chart.appendChild(svg("rect", {x: v >= 0 ? mid : mid - w, y: k * row + 4, width: w, height: row - 6,
         fill: v >= 0 ? "#c0392b" : "#2874a6"}));
       chart.appendChild(svg("text", {x: W, y: k * row + 15, "font-size": 10, "text-anchor": "end"},
