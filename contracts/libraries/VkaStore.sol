@@ -6,17 +6,15 @@ pragma solidity ^0.8.24;
 ///         pattern) and reads it back with EXTCODECOPY. A ~7 KB VKA costs ~2.5k gas to read this way,
 ///         against ~440k for SLOADing its ~210 words cold or ~110k of calldata per update.
 library VkaStore {
-    error VkaEmpty();
     error VkaTooLarge(uint256 words);
     error VkaStoreFailed();
 
     /// @dev EIP-170 limit minus the leading STOP byte.
     uint256 internal constant MAX_WORDS = 767; // floor(24_575 / 32)
 
-    /// @notice Deploys `words` as code prefixed with STOP (0x00), so the data can never run as code.
+    /// @notice Deploys `words` (non-empty) as code prefixed with STOP (0x00), so the data never runs as code.
     /// @return pointer The data contract.
     function write(bytes32[] calldata words) internal returns (address pointer) {
-        if (words.length == 0) revert VkaEmpty();
         if (words.length > MAX_WORDS) revert VkaTooLarge(words.length);
         bytes memory runtime = abi.encodePacked(hex"00", words);
         // Init code: PUSH4 len, DUP1, PUSH1 14, PUSH1 0, CODECOPY, PUSH1 0, RETURN (14 bytes), then runtime.

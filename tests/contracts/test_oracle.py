@@ -58,6 +58,16 @@ def test_register_model_verifier_without_code_reverts_invalid_model_config(oracl
         oracle.registerModel(9, attacker.address, PLACEHOLDER_VKA, 16, 1, [BTC], sender=owner)
 
 
+def test_register_model_vka_over_code_size_reverts_vka_too_large(oracle, system, owner):
+    with ape.reverts(oracle.VkaTooLarge, words=768):
+        oracle.registerModel(9, system.verifier, [bytes(31) + b"\x01"] * 768, 16, 1, [BTC], sender=owner)
+
+
+def test_unpause_when_not_paused_reverts_expected_pause(oracle, guardian):
+    with ape.reverts(oracle.ExpectedPause):
+        oracle.unpause(sender=guardian)
+
+
 def test_register_model_by_attacker_reverts_unauthorized(oracle, system, attacker):
     with ape.reverts(oracle.AccessControlUnauthorizedAccount, account=attacker.address):
         oracle.registerModel(9, system.verifier, PLACEHOLDER_VKA, 16, 1, [BTC], sender=attacker)
