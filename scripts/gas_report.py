@@ -45,14 +45,13 @@ def build(version, k: int):
     return build_circuit(version, k, circuits_dir=circuits_dir, progress=lambda message: print(f"  K={k}: {message}"))
 
 
-def measure(ks: list[int]) -> list[tuple[str, int, str]]:
+def measure(ks: list[int], version) -> list[tuple[str, int, str]]:
     from ape import accounts, chain, networks
 
     from oracle.chain.deploy import (GovernanceConfig, ModelConfig, deploy_system, model_config_for_circuit,
                                      post_commitment, register_model, submit_update, update_arguments)
     from prover.proving import prove
 
-    version = load_version()
     circuits = {k: build(version, k) for k in sorted({1, *ks})}
     # Each batch updates its own markets: a market updated twice would hit the min delay.
     first_markets = np.cumsum([1, *ks[:-1]])
@@ -118,9 +117,9 @@ def measure(ks: list[int]) -> list[tuple[str, int, str]]:
     return rows
 
 
-def markdown(rows: list[tuple[str, int, str]]) -> str:
+def markdown(rows: list[tuple[str, int, str]], label: str) -> str:
     lines = ["# Gas (anvil, solc 0.8.37 optimizer 200 runs, cancun)", "",
-             "Measured by `python scripts/gas_report.py` with real proofs of the production model on EZKL's",
+             f"Measured by `python scripts/gas_report.py` with real proofs of {label} on EZKL's",
              "reusable verifier (VKA read back from code). Transactions: gas used by the receipt; reads:",
              "eth_estimateGas including the 21,000 intrinsic gas.", "",
              "| operation | gas | notes |", "| --- | ---: | --- |"]
@@ -135,7 +134,8 @@ def main() -> None:
     args = parser.parse_args()
     ensure_node_tools_on_path()
     install_solc_shim()
-    table = markdown(measure([int(k) for k in args.ks.split(",")]))
+    version = load_version()
+    table = markdown(measure([int(k) for k in args.ks.split(",")], version), f"{version.model_id}@{version.version}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(table)
     print(table)
