@@ -100,6 +100,7 @@ def snapshot(settings: Settings) -> dict[str, Any]:
         return data
     manifest = json.loads(settings.deployment_path.read_text())
     try:
+        # model id 0: the dashboard reads every model's updates, not one model's registration
         view = ChainView(settings.rpc_url, ChainRecord.from_manifest(manifest, model_id=0))
         head = view.w3.eth.get_block("latest")
         data["chain"] = {"chain_id": manifest["chain_id"], "block": head.number, "timestamp": head.timestamp,

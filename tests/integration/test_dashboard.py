@@ -1,6 +1,7 @@
 """The dashboard in a real browser (Playwright driving Debian's chromium) against the FastAPI app on
-localhost: after an update is published on anvil, the markets table shows the on-chain values.
-The test saves a screenshot under artifacts/ and prints its path."""
+localhost: after an update is published on anvil, the markets table shows the on-chain values, and a
+proved proposal appears with its proof status. The test saves a screenshot under artifacts/ and
+prints its path."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ import pytest
 import uvicorn
 
 from oracle.api import create_app
-from oracle.chain.deploy import publish_proved_update
+from oracle.chain.deploy import post_commitment, publish_proved_update
+from oracle.governance import Governance
 from oracle.settings import Settings
+from prover.proving import input_commitment
 from published import MODEL_ID, deploy
 
 pytestmark = [pytest.mark.slow, pytest.mark.chain]
@@ -61,15 +64,16 @@ def served(tmp_path, chain, accounts, circuit_k1, vka_k1):
     while not server.started:
         assert time.monotonic() < deadline, "the app did not start"
         time.sleep(0.1)
-    yield deployment, publishers, keeper, f"http://127.0.0.1:{server.config.port}"
+    yield deployment, publishers, keeper, manifest, f"http://127.0.0.1:{server.config.port}"
     server.should_exit = True
     thread.join(timeout=10)
 
 
-def test_markets_table_shows_on_chain_values_after_an_update(served, browser, proved_update):
+def test_markets_table_shows_on_chain_values_after_an_update(served, browser, proved_update, accounts, chain,
+                                                             production_version, circuit_k1, tmp_path):
     from playwright.sync_api import expect
 
-    deployment, publishers, keeper, url = served
+    deployment, publishers, keeper, manifest, url = served
     page = browser.new_page(viewport={"width": 1280, "height": 1400})
     page.goto(f"{url}/dashboard")
     btc = page.locator('#markets tr[data-market="BTC"]')
@@ -89,6 +93,16 @@ def test_markets_table_shows_on_chain_values_after_an_update(served, browser, pr
     expect(latest).to_contain_text("verified on-chain in submitUpdate")
     expect(latest).to_contain_text(f"{int(receipt.gas_used):,}")
     expect(page.locator("#history svg polyline")).to_have_count(2)  # CR and LT of BTC; ETH has no update yet
+
+    # a proved governance proposal for ETH appears among the open proposals with its proof status
+    eth = production_version.input_vector("ETH")
+    post_commitment(deployment.registry, publishers[:2], 2, int(eth[1]), input_commitment(eth, circuit_k1.input_scale))
+    proposal = Governance.from_files(chain.provider.http_uri, manifest, accounts[0].private_key).propose_update(
+        "ETH", tmp_path / "proposal.json")
+    row = page.locator("#proposals tbody tr").first
+    expect(row).to_contain_text("proof verified at proposal time", timeout=30_000)
+    expect(row).to_contain_text(f"proved risk update, ETH epoch {int(eth[1])}")
+    expect(row.locator("td").first).to_have_attribute("title", str(proposal.proposal_id))
     ARTIFACTS.mkdir(exist_ok=True)
     screenshot = ARTIFACTS / "dashboard.png"
     page.screenshot(path=str(screenshot), full_page=True)

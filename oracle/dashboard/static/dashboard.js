@@ -165,7 +165,7 @@ function render(data) {
   for (const p of open) {
     const row = proposals.insertRow();
     cell(row, p.proposal_id.length > 12 ? short(p.proposal_id) : p.proposal_id).title = p.proposal_id;
-    cell(row, p.title);
+    cell(row, p.title, "text");
     cell(row, p.state);
     cell(row, p.proof, p.proof.startsWith("proof verified") ? "fresh" : "nodata");
     cell(row, p.votes.for.toLocaleString("en-US"));
