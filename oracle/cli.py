@@ -48,12 +48,18 @@ def audit(bundle: Optional[Path] = typer.Argument(None, help="proof bundle (zkri
         raise typer.BadParameter("give either a BUNDLE file or --tx HASH (with --rpc)")
     if tx is not None and rpc is None:
         raise typer.BadParameter("--tx needs --rpc")
-    if tx is not None:
-        from oracle.audit.from_chain import bundle_from_transaction
+    from oracle.errors import OracleError
 
-        loaded = bundle_from_transaction(rpc, tx)
-    else:
-        loaded = Bundle.load(bundle)
+    try:
+        if tx is not None:
+            from oracle.audit.from_chain import bundle_from_transaction
+
+            loaded = bundle_from_transaction(rpc, tx)
+        else:
+            loaded = Bundle.load(bundle)
+    except OracleError as error:  # an unreadable bundle or an unusable transaction: nothing to check
+        typer.echo(f"cannot audit: {error}", err=True)
+        raise typer.Exit(2) from None
     result = audit_bundle(loaded, rpc=rpc, srs=srs, report=report)
     console = Console()
     print_report(result, console)

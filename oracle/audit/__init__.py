@@ -23,8 +23,13 @@ def audit_bundle(bundle: Bundle, rpc: str | None = None, srs: Path | None = None
     """Run the checks (all by default) of `bundle`; with `rpc`, against the chain its record names."""
     from oracle.audit.chain import ChainView
 
-    chain = ChainView(rpc, bundle.chain) if rpc is not None and bundle.chain is not None else None
-    result = Auditor(bundle, chain, srs).run(only)
+    chain, reasons = None, {}
+    if rpc is not None and bundle.chain is not None:
+        try:
+            chain = ChainView(rpc, bundle.chain)
+        except AuditError as error:  # wrong chain, unreachable RPC: the chain checks fail with the reason
+            reasons["no_chain_reason"] = str(error)
+    result = Auditor(bundle, chain, srs, **reasons).run(only)
     if report is not None:
         from oracle.audit.report import write_html
 

@@ -94,9 +94,11 @@ class Auditor:
     """Runs the checks of one bundle; `chain` is None when no RPC was given (chain checks then fail)."""
 
     def __init__(self, bundle: Bundle, chain: ChainView | None, srs_path: Path | None = None,
-                 workdir: Path | None = None) -> None:
+                 workdir: Path | None = None, no_chain_reason: str = "no chain to compare with (pass --rpc, "
+                                                                      "and a bundle with a chain record)") -> None:
         self.bundle = bundle
         self.chain = chain
+        self.no_chain_reason = no_chain_reason
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="zkrisk-audit-"))
         self.srs_path = srs_path
         self._circuit: Circuit | None = None
@@ -133,7 +135,7 @@ class Auditor:
 
     def need_chain(self) -> ChainView:
         if self.chain is None:
-            raise CheckFailed("not checked: no chain to compare with (pass --rpc, and a bundle with a chain record)")
+            raise CheckFailed(f"not checked: {self.no_chain_reason}")
         return self.chain
 
     def claimed_outputs_are_the_instances(self) -> list[str]:
@@ -169,7 +171,7 @@ class Auditor:
                                     f"{'final' if is_final else 'not final'} 0x{onchain:064x}")
             details.append(f"{market.symbol} epoch {int(vector[1])}: poseidon 0x{commitment:064x}")
         if self.chain is None:
-            failures.append("on-chain commitment not checked: no chain")
+            failures.append(f"on-chain commitment not checked: {self.no_chain_reason}")
         if failures:
             raise CheckFailed("; ".join(failures))
         return details + ["equals the proof's instance and the finalised on-chain commitment"]

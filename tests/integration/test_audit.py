@@ -4,14 +4,17 @@ tampered part of a bundle fails the check that covers it."""
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import replace
+from pathlib import Path
 from typing import Callable
 
+import ezkl
 import pytest
 from typer.testing import CliRunner
 
 from oracle.audit import TITLES, audit_bundle
-from oracle.bundle import Bundle, RawWindow
+from oracle.bundle import Bundle, RawWindow, sha256_hex
 from oracle.cli import app
 from published import Published, publish
 
@@ -44,6 +47,12 @@ def test_transaction_alone_is_audited_from_the_chain_and_the_repository(publishe
     assert result.output.count("PASS") == len(TITLES)
 
 
+def test_an_unreadable_bundle_is_refused_with_exit_code_2(tmp_path):
+    (tmp_path / "bad.json").write_text('{"format": "zkrisk-bundle/0"}')
+    result = CliRunner().invoke(app, ["audit", str(tmp_path / "bad.json")])
+    assert result.exit_code == 2 and "format: expected" in result.output
+
+
 def test_without_a_chain_the_chain_checks_fail_and_the_exit_code_says_so(published):
     result = CliRunner().invoke(app, ["audit", str(published.bundle_path)])
     assert result.exit_code == 1
@@ -71,6 +80,16 @@ def _settings(bundle: Bundle, _: Published) -> Bundle:
     return replace(bundle, circuit=replace(bundle.circuit, settings=json.dumps(settings)))
 
 
+def _other_srs(bundle: Bundle, _: Published) -> Bundle:
+    """A development SRS of the right size, but not the one the keys were made with."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "other.srs"
+        ezkl.gen_srs(str(path), bundle.circuit.srs.logrows)
+        data = path.read_bytes()
+    srs = replace(bundle.circuit.srs, data=data, sha256=sha256_hex(data))
+    return replace(bundle, circuit=replace(bundle.circuit, srs=srs))
+
+
 def _output_instance(bundle: Bundle, _: Published) -> Bundle:
     """A consistent liar: a higher CR in the instances and in the stated outputs."""
     instances = list(bundle.instances)
@@ -91,6 +110,8 @@ TAMPERS: dict[str, tuple[Callable[[Bundle, Published], Bundle], set[int]]] = {
     # byte 100 lies in the vk's fixed commitments; the file's tail holds selector data verification never reads
     "verification key": (lambda b, _: replace(b, circuit=replace(b.circuit, vk=_flip(b.circuit.vk, 100))), {2, 3}),
     "settings": (_settings, {2}),
+    "SRS": (_other_srs, {2}),
+    "chain id": (lambda b, _: replace(b, chain=replace(b.chain, chain_id=b.chain.chain_id + 1)), {1, 3, 4, 6}),
     "VKA": (lambda b, _: replace(b, circuit=replace(b.circuit, vka=[bytes(32), *b.circuit.vka[1:]])), {3}),
     "output instance": (_output_instance, {2, 4, 6}),
     "model card": (lambda b, _: replace(b, card={**b.card, "mapping": {**b.card["mapping"], "cr_max": 3.0}}), {5}),
