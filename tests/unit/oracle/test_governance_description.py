@@ -1,0 +1,24 @@
+"""What voters read: the walk-forward summary in proposal descriptions, from a shipped model card."""
+
+from __future__ import annotations
+
+from models.versions import SHIPPED, load_version
+from oracle.governance import backtest_lines
+
+
+def test_backtest_summary_compares_the_model_with_its_best_baseline():
+    card = load_version(*SHIPPED).card
+    lines = backtest_lines(card["walk_forward"], SHIPPED[0])
+    assert lines[0] == "Walk-forward backtest (out of sample):"
+    for market, record in card["walk_forward"].items():
+        scores = record["scores"]
+        own = scores[SHIPPED[0]]
+        best = min((n for n in scores if n != SHIPPED[0]), key=lambda n: scores[n]["qlike"])
+        line = next(line for line in lines if line.startswith(f"- {market} "))
+        assert f"QLIKE {own['qlike']:.3f} (best baseline {best} {scores[best]['qlike']:.3f})" in line
+        assert f"Kupiec p {own['kupiec_p']:.2f}" in line
+
+
+def test_no_backtest_is_said_plainly():
+    assert backtest_lines(None, "window-mlp") == ["Backtest: none published for this model version "
+                                                  "(see its model card)."]
