@@ -107,7 +107,11 @@ class Governance:
     # --- reads
 
     def state(self, proposal_id: int) -> str:
-        return PROPOSAL_STATES[self.governor.functions.state(proposal_id).call()]
+        try:
+            return PROPOSAL_STATES[self.governor.functions.state(proposal_id).call()]
+        except (ContractLogicError, ContractCustomError) as error:
+            raise GovernanceError(f"governor {self.governor.address}: proposal {proposal_id}: "
+                                  f"{self.decode_revert(error)}") from error
 
     def actions(self, proposal_id: int) -> tuple[list[str], list[int], list[bytes], bytes]:
         """(targets, values, calldatas, description hash) from the proposal's ProposalCreated event."""

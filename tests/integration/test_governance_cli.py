@@ -45,6 +45,7 @@ def cli(accounts, chain, tmp_path):
 
 def vote_queue_execute(zkrisk, chain, proposal_id: str) -> None:
     """The voting steps after a proposal, with the refusals a voter meets on the way."""
+    assert "GovernorNonexistentProposal" in zkrisk("vote", "12345", ok=False)
     assert "is Pending" in zkrisk("vote", proposal_id, ok=False)
     chain.mine(GOVERNANCE.voting_delay + 1)
     zkrisk("vote", proposal_id, "--support", "for", "--reason", "proof audited")
