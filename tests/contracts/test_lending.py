@@ -18,7 +18,9 @@ MAX_PRICE_AGE = 7 * 86_400
 
 
 @pytest.fixture(scope="module")
-def market(project, oracle, owner, publisher_a):
+def market(project, oracle, owner, publisher_a, keeper, guardian):
+    # keeper and guardian are requested here so every session fixture exists before this module's
+    # snapshot: Ape's isolation otherwise has to rebase the snapshots mid-module.
     collateral = project.TestToken.deploy("Wrapped BTC", "WBTC", sender=owner)
     debt = project.TestToken.deploy("USD Coin", "USD", sender=owner)
     feed = project.TestPriceFeed.deploy(8, PRICE * 10**8, sender=owner)
