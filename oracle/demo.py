@@ -19,7 +19,6 @@ from rich.table import Table
 from models.spec import OUTPUTS, market_id
 from models.versions import load_version
 from prover.circuit import build_circuit
-from prover.evm import vka_words
 from prover.proving import prove
 from prover.toolchain import ensure_node_tools_on_path, install_solc_shim
 
@@ -81,14 +80,11 @@ def run_demo(market: str = "BTC", rpc: str = "http://127.0.0.1:8545", console: C
     with local_chain(rpc) as started_anvil, console.status("deploying and publishing") as status:
         from ape import accounts
 
-        from oracle.chain.deploy import ModelConfig, deploy_system, publish_proved_update
-        from models.spec import MARKETS
+        from oracle.chain.deploy import deploy_system, model_config_for_circuit, publish_proved_update
 
         deployer, *publishers, keeper = accounts.test_accounts[:5]
-        model = ModelConfig(model_id=DEMO_MODEL_ID, output_scale=circuit.output_scale,
-                            markets=tuple(MARKETS.values()), markets_per_proof=1, vka_words=vka_words(circuit),
-                            label=f"{version.model_id}@{version.version} K=1")
-        deployment = deploy_system(deployer, publishers, model, quorum=PUBLISHER_QUORUM)
+        deployment = deploy_system(deployer, publishers, model_config_for_circuit(circuit, DEMO_MODEL_ID),
+                                   quorum=PUBLISHER_QUORUM)
         status.update("publishing commitment (2 of 3 publishers) and submitting the proof")
         receipt = publish_proved_update(deployment, publishers[:PUBLISHER_QUORUM], keeper, DEMO_MODEL_ID,
                                         proof.proof, proof.instances, proof.vectors)
