@@ -231,8 +231,7 @@ class Auditor:
         if tx_hash is None:
             raise CheckFailed("the bundle names no transaction to compare its proof with")
         function, args = chain.transaction_call(tx_hash)
-        sent = args["update"] if function == "proposeRiskUpdate" else args
-        sent = sent if isinstance(sent, dict) else dict(zip(("modelId", "marketIds", "epochs", "proof", "instances"), sent))
+        sent = args["update"] if function == "proposeRiskUpdate" else args  # the same fields, as a struct there
         if bytes(sent["proof"]) != self.bundle.proof or list(sent["instances"]) != self.bundle.instances \
                 or int(sent["modelId"]) != chain.record.model_id:
             raise CheckFailed(f"transaction {tx_hash} ({function}) carried another proof, instances or model id")
