@@ -104,7 +104,7 @@ def snapshot(settings: Settings) -> dict[str, Any]:
         view = ChainView(settings.rpc_url, ChainRecord.from_manifest(manifest, model_id=0))
         head = view.w3.eth.get_block("latest")
         data["chain"] = {"chain_id": manifest["chain_id"], "block": head.number, "timestamp": head.timestamp,
-                         "oracle": view.oracle.address}
+                         "oracle": view.oracle.address, "paused": view.oracle.functions.paused().call()}
         data["markets"] = _markets(view, head.timestamp)
         data["history"], data["updates"] = _updates(view)
         data["proposals"] = _proposals(view, manifest)

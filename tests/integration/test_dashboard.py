@@ -1,6 +1,6 @@
 """The dashboard in a real browser (Playwright driving Debian's chromium) against the FastAPI app on
-localhost: after an update is published on anvil, the markets table shows the on-chain values, and a
-proved proposal appears with its proof status. The test saves a screenshot under artifacts/ and
+localhost: after an update is published on anvil, the markets table shows the on-chain values, a
+proved proposal appears with its proof status, and a guardian pause is announced. The test saves a screenshot under artifacts/ and
 prints its path."""
 
 from __future__ import annotations
@@ -107,4 +107,7 @@ def test_markets_table_shows_on_chain_values_after_an_update(served, browser, pr
     screenshot = ARTIFACTS / "dashboard.png"
     page.screenshot(path=str(screenshot), full_page=True)
     print(f"dashboard screenshot: {screenshot}")
+
+    deployment.oracle.pause(sender=deployment.guardian)
+    expect(page.locator("#status")).to_contain_text("UPDATES PAUSED", timeout=30_000)
     page.close()

@@ -113,8 +113,10 @@ function contributionChart(container, explanation) {
 
 function render(data) {
   const status = document.getElementById("status");
-  status.className = data.error ? "error" : "";
+  const paused = !data.error && data.chain.paused;
+  status.className = data.error || paused ? "error" : "";
   status.textContent = data.error ? data.error :
+    (paused ? "UPDATES PAUSED by the guardian (reads continue) · " : "") +
     "chain " + data.chain.chain_id + " · block " + data.chain.block + " · oracle " + data.chain.oracle +
     " · refreshed " + new Date().toLocaleTimeString();
 
