@@ -29,10 +29,10 @@ Trust model and what is pinned
   EzklVersionError, so a worker pool (CPU and GPU workers alike) can never mix them.
 
 Calibration (chosen by measurement, see circuit.PRODUCTION_PLAN and scripts/bench_prover.py):
-explicit run args instead of EZKL's calibration: inputs at scale 14, parameters at scale 20 (the
-0.01 unit constant at scale 13 alone cost 8 bp on CR), a 1024-base, 3-leg decomposition so the
-range-check table is 2^10 rows, and the fewest inner columns within two logrows steps of the
-smallest (fewer columns: fewer commitments, less gas). The per-market Poseidon commitment (1,314
-rows per market) sets the floor on rows for batches; the matmul columns ezkl lays out grow with
-the batch, so verification gas grows with K.
+explicit run args instead of EZKL's calibration: inputs at scale 13, parameters at scale 20 (the
+0.01 unit constant at scale 13 alone cost 8 bp on CR), and per K the range-check decomposition
+and inner columns: the fewest columns within two logrows steps of the smallest, at most 2^15 rows
+(fewer columns: fewer commitments, less gas). The per-market Poseidon commitment (1,314 rows per
+market) sets the floor on rows for batches; the matmul columns ezkl lays out grow with the batch,
+so verification gas grows with K.
 """

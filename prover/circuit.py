@@ -24,6 +24,7 @@ the compiled file the keys were made from.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import tempfile
@@ -45,6 +46,8 @@ Progress = Callable[[str], None]
 BPS = 1e4
 # Rows halo2 keeps for blinding and the last-row checks, beyond the circuit's own rows.
 _RESERVED_ROWS = 16
+#: Range-check decompositions (base, legs) an explicit plan chooses from (2^30 and 2^28 values).
+DECOMPOSITIONS = ((1024, 3), (16384, 2))
 _MANIFEST_FILES = (("ONNX", "onnx"), ("settings", "settings"), ("calibration data", "calibration"))
 
 
@@ -93,14 +96,14 @@ class CalibrationPlan:
 
 #: Chosen by measurement (scripts/bench_prover.py and the exploration behind it). The 0.01
 #: percent→fraction constant quantised at scale 13 is 82/8192 (+0.1 %), which alone put CR 8 bp
-#: off; parameters at scale 20 bring every output under 0.4 bp. A 1024-base, 3-leg decomposition
-#: shrinks the range-check table from 2^14 to 2^10 rows: K=1 needs 2^12 rows with two inner
-#: columns (was 2^15; proving ~6x faster, proving key 41 MB instead of 329 MB) or 2^13 with one,
-#: which cuts plain-verifier gas from 654k to 542k for about twice the proving time.
-#: Batches: the columns ezkl 23 lays out for a matmul grow with the batch, so gas grows with K
-#: (K=4: 1.07M with one column, 1.73M with three); at most 2^16 rows keeps K=16 provable here.
-PRODUCTION_PLAN = CalibrationPlan(input_scale=14, param_scale=20, decomp_base=1024, decomp_legs=3,
-                                  max_logrows=16)
+#: off; parameters at scale 20 bring every output under 0.4 bp. Decomposition and inner columns
+#: per K (see _explicit_settings): K=1 takes a 1024-base, 3-leg decomposition (range-check table
+#: 2^10 rows) and one inner column: 2^13 rows instead of EZKL's 2^15, proving ~4x faster, plain
+#: verifier 542k gas instead of 655k. The matmul columns ezkl 23 lays out grow with the batch, so
+#: gas grows with K; at most 2^15 rows keeps K=16 on two columns and 2^15 rows. Inputs at scale
+#: 13: the epoch (a day number, ~20,000) is range-checked with the inputs, and at scale 14 it
+#: overflows the 2^28 of a 16384-base, 2-leg decomposition (13 holds it until epoch 32,767).
+PRODUCTION_PLAN = CalibrationPlan(input_scale=13, param_scale=20, max_logrows=15)
 #: EZKL untuned: default run args, calibrate_settings for resources with its defaults. A benchmark
 #: baseline: its error (about 1.1 bp on LT, 8 bp on CR) is measured and reported, so the tolerance
 #: only catches out-of-range inputs.
@@ -172,26 +175,32 @@ def _gen_settings(paths: CircuitPaths, run_args: ezkl.PyRunArgs) -> dict[str, An
 
 
 def _explicit_settings(paths: CircuitPaths, plan: CalibrationPlan) -> None:
-    """Run args as planned; inner columns (when not fixed) and logrows sized from the circuit's rows.
+    """Run args as planned; decomposition and inner columns (when not fixed) and logrows from rows.
 
     Each inner column adds advice columns, so commitments in the proof and gas on chain; each
-    logrows step doubles proving work and key size. Take the fewest columns whose logrows is at
-    most `logrows_slack` above the smallest any column count reaches, within `max_logrows`.
+    logrows step doubles proving work and key size. A small decomposition base keeps the
+    range-check table small (K=1 fits 2^13 rows), a large one needs fewer rows per checked value
+    (K=16 fits 2^15 rows with two columns instead of 2^16). Take the fewest columns whose logrows
+    is at most `logrows_slack` above the smallest any candidate reaches within `max_logrows`, then
+    the fewest rows.
     """
-    candidates = [plan.num_inner_cols] if plan.num_inner_cols else list(range(1, 5))
+    columns = [plan.num_inner_cols] if plan.num_inner_cols else list(range(1, 5))
+    decompositions = [(plan.decomp_base, plan.decomp_legs)] if plan.decomp_base else list(DECOMPOSITIONS)
     sized = []
-    for cols in candidates:
-        settings = _gen_settings(paths, replace(plan, num_inner_cols=cols).run_args())
+    for (base, legs), cols in itertools.product(decompositions, columns):
+        candidate = replace(plan, decomp_base=base, decomp_legs=legs, num_inner_cols=cols)
+        settings = _gen_settings(paths, candidate.run_args())
         if settings["required_lookups"]:
             raise ProverError(f"{paths.onnx} needs lookup tables {settings['required_lookups']}: an explicit plan "
                               "cannot size them, use a calibrated plan (target='resources' or 'accuracy')")
-        sized.append((_smallest_logrows(settings), cols))
-    fitting = [(logrows, cols) for logrows, cols in sized if not plan.max_logrows or logrows <= plan.max_logrows]
+        sized.append((_smallest_logrows(settings), cols, int(settings["num_rows"]), candidate))
+    fitting = [entry for entry in sized if not plan.max_logrows or entry[0] <= plan.max_logrows]
     if not fitting:
-        raise ProverError(f"K={paths.k} needs logrows {min(sized)[0]} > max_logrows {plan.max_logrows}")
-    smallest = min(logrows for logrows, _ in fitting)
-    cols, logrows = min((c, l) for l, c in fitting if l <= smallest + plan.logrows_slack)
-    _gen_settings(paths, replace(plan, num_inner_cols=cols).run_args(logrows))
+        raise ProverError(f"K={paths.k} needs logrows {min(e[0] for e in sized)} > max_logrows {plan.max_logrows}")
+    smallest = min(entry[0] for entry in fitting)
+    logrows, _, _, chosen = min((e for e in fitting if e[0] <= smallest + plan.logrows_slack),
+                                key=lambda e: (e[1], e[0], e[2]))
+    _gen_settings(paths, chosen.run_args(logrows))
 
 
 def _write_settings(version: ModelVersion, paths: CircuitPaths, plan: CalibrationPlan) -> None:

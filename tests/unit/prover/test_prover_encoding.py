@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from eth_abi import decode as abi_decode
@@ -41,8 +43,10 @@ def test_plain_calldata_has_no_vka() -> None:
 
 def test_plan_run_args_carry_the_measured_choices() -> None:
     args = PRODUCTION_PLAN.run_args(logrows=12)
-    assert (args.input_scale, args.param_scale, args.decomp_base, args.decomp_legs, args.logrows) == (14, 20, 1024, 3, 12)
+    assert (args.input_scale, args.param_scale, args.logrows) == (13, 20, 12)
     assert args.param_visibility == "fixed" and args.output_visibility == "public"
+    fixed = replace(PRODUCTION_PLAN, decomp_base=1024, decomp_legs=3, num_inner_cols=1).run_args()
+    assert (fixed.decomp_base, fixed.decomp_legs, fixed.num_inner_cols) == (1024, 3, 1)
 
 
 @pytest.mark.parametrize(("rows", "checks", "expected"), [
