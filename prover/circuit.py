@@ -9,7 +9,7 @@ What is rebuilt when (see the package docstring for the trust model):
 - settings.json edited (its hash differs from the manifest) → the edited settings are the new
   source: recompile, new manifest, new keys.
 - compiled circuit missing → recompile (its bytes are not reproducible, see below) and regenerate
-  the keys, which must come out equal to the ones the keys lock pins.
+  the keys, which must come out equal to the ones the keys lock pins; a deleted pk or vk likewise.
 - a compiled circuit, proving key or verification key that differs from its keys lock, or a vk that
   differs from the manifest's pin → ManifestMismatchError. Never a silent rebuild.
 - a manifest or keys lock written by another ezkl version → EzklVersionError.
@@ -334,7 +334,9 @@ def _ensure_keys(paths: CircuitPaths, srs: SRS, manifest: dict[str, Any], recomp
         check_ezkl_version(lock.get("ezkl_version", "unrecorded"), f"keys lock {paths.keys_lock}")
     same_inputs = lock is not None and lock["settings"] == manifest["files"]["settings"] \
         and lock["srs_sha256"] == srs.sha256
-    if same_inputs and not recompiled:
+    # A deleted key is regenerated (keys are deterministic, so it must match the lock); a changed
+    # one is refused below.
+    if same_inputs and not recompiled and paths.pk.exists() and paths.vk.exists():
         check_pinned("compiled circuit", paths.compiled, lock["compiled_circuit"])
         check_pinned("verification key", paths.vk, lock["vk_sha256"])
         check_pinned("proving key", paths.pk, lock["pk_sha256"])

@@ -62,6 +62,15 @@ def test_a_tampered_cached_artifact_is_refused_not_rebuilt(copy_k1, file: str, a
     assert sha256_file(cache / file) == tampered and not any("keys" in s for s in steps)
 
 
+def test_a_deleted_proving_key_is_regenerated_identical(copy_k1) -> None:
+    _, cache, build, steps = copy_k1
+    pk_before = sha256_file(cache / "pk.key")
+    (cache / "pk.key").unlink()
+    build()
+    assert any("generating keys" in s for s in steps)
+    assert sha256_file(cache / "pk.key") == pk_before
+
+
 def test_a_tampered_committed_file_is_refused(copy_k1) -> None:
     source, _, build, _ = copy_k1
     _flip_last_byte(source / "calibration.json")
