@@ -59,7 +59,8 @@ def child_prove(plan_name: str, k: int, circuits_dir: Path, cache_dir: Path, run
     circuit = _build(plan_name, k, circuits_dir, cache_dir)
     vectors = market_vectors(k)
     backend = select_backend()
-    results = [prove(circuit, vectors, backend=backend) for _ in range(runs)]
+    # Proof files live under the output's folder, which the parent removes.
+    results = [prove(circuit, vectors, workdir=out.parent / f"run{i}", backend=backend) for i in range(runs)]
     started = time.perf_counter()
     if not verify(circuit, results[-1].proof_path):
         raise SystemExit("the benchmark proof does not verify")
