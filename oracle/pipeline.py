@@ -195,7 +195,9 @@ class Pipeline:
                 return True
             batch = session.get(Batch, batch_id)
             if batch is None:
-                raise NotFoundError(f"batch {batch_id} does not exist")
+                # a message from another database (a purged or re-created deployment): nothing to do
+                log.warning("no such batch; message dropped")
+                return False
             if batch.state != state:
                 return False
             wait = max(1.0, (aware(batch.lease_until) - now).total_seconds())

@@ -46,6 +46,7 @@ def activate(active: Settings) -> Celery:
     global _active
     _active = active
     pipeline.cache_clear()
+    celery.close()  # connections made for previous settings (another broker) are not reused
     return configure(active)
 
 

@@ -1,0 +1,245 @@
+"""The service end to end on anvil with real proofs: the API, the embedded worker, Celery workers on
+Redis with PostgreSQL, and the faults the service must survive.
+
+One anvil and one deployment for the module. Epochs only increase per market on chain, so each test
+proves its own epoch, in file order (each also runs alone: a fresh chain accepts any epoch).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, select, text
+
+from models.data import load_daily
+from models.features import epoch_of
+from models.spec import MARKETS, OUTPUTS
+from oracle.api import create_app
+from oracle.auth import create_key
+from oracle.bundle import Bundle
+from oracle.chain.local import deploy_local, start_anvil
+from oracle.db import Batch, Job, JobState, migrate, session_scope
+from oracle.services import runtime
+from oracle.settings import Settings
+
+pytestmark = [pytest.mark.slow, pytest.mark.chain, pytest.mark.timeout(600)]
+
+REPO = Path(__file__).resolve().parents[2]
+REDIS_URL = "redis://127.0.0.1:6379/7"
+POSTGRES_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+#: ETH's bundled data ends first; every test proves an epoch both markets have
+LAST_COMMON = epoch_of(load_daily("ETH").index[-1])
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory, circuit_k1, circuit_k2):
+    """anvil (state persisted, so it can be restarted) with the system deployed for K=1 and K=2."""
+    directory = tmp_path_factory.mktemp("chain")
+    rpc = f"http://127.0.0.1:{free_port()}"
+    state = directory / "anvil-state.json"
+    anvil = {"process": start_anvil(rpc, state)}
+    base = Settings(rpc_url=rpc, deployment_path=directory / "deployment.json", start_anvil=False)
+    manifest = deploy_local(rpc, runtime(base), base.deployment_path)
+    anvil.update(rpc=rpc, state=state, manifest=manifest, deployment_path=base.deployment_path)
+    yield anvil
+    anvil["process"].terminate()
+    anvil["process"].wait(10)
+
+
+def service_settings(chain, database_url: str, **overrides) -> Settings:
+    return Settings(database_url=database_url, rpc_url=chain["rpc"], deployment_path=chain["deployment_path"],
+                    start_anvil=False, heartbeat_seconds=10**7, deviation_check_seconds=10**7, **overrides)
+
+
+def wait_for(predicate, timeout: float, what: str, every: float = 0.5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def job_states(database_url: str, ids: list[str]) -> list[JobState]:
+    with session_scope(database_url) as session:
+        return [session.get(Job, i).state for i in ids]
+
+
+def assert_on_chain_equals_proved(client: TestClient, job: dict) -> None:
+    market = client.get(f"/markets/{job['market']}").json()
+    assert market["on_chain"]["epoch"] == job["epoch"]
+    assert {n: str(market["on_chain"]["values"][n]) for n in OUTPUTS} == job["values_wad"]
+    assert market["on_chain"]["input_hash"] == job["input_hash"]
+
+
+@pytest.fixture
+def embedded(chain, tmp_path):
+    """The API with its in-process worker (memory broker), on SQLite: `zkrisk serve` minus uvicorn."""
+    settings = service_settings(chain, f"sqlite:///{tmp_path / 'oracle.db'}", broker_url="memory://",
+                                embedded_worker=True, write_rate_limit=100)
+    with TestClient(create_app(settings)) as client:
+        with session_scope(settings.database_url) as session:
+            client.headers["X-API-Key"] = create_key(session, "test")
+        yield client, settings
+
+
+def test_request_to_confirmed_update_through_the_api(embedded, chain):
+    client, settings = embedded
+    epoch = LAST_COMMON - 6
+    accepted = client.post("/updates", json={"markets": ["BTC", "ETH"], "epoch": epoch})
+    assert accepted.status_code == 202
+    ids = [j["id"] for j in accepted.json()["jobs"]]
+    wait_for(lambda: set(job_states(settings.database_url, ids)) <= {JobState.CONFIRMED, JobState.FAILED},
+             300, "both jobs to finish")
+    jobs = [client.get(f"/updates/{i}").json() for i in ids]
+    assert [j["state"] for j in jobs] == ["confirmed", "confirmed"], [j["error_message"] for j in jobs]
+    assert jobs[0]["batch_id"] == jobs[1]["batch_id"], "markets requested together are proved together"
+    assert [e["state"] for e in jobs[0]["events"]] == ["accepted", "fetched", "committed", "proved", "submitted",
+                                                      "confirmed"]
+    for job in jobs:
+        assert_on_chain_equals_proved(client, job)
+        assert job["gas_used"] > 0 and job["tx_hash"].startswith("0x")
+    proof = client.get(f"/proofs/{jobs[0]['batch_id']}").json()
+    assert proof["k"] == 2 and proof["chain_model_id"] == 2 and len(proof["instances"]) == 2 + 2 * len(OUTPUTS)
+
+    bundle = Bundle.from_dict(client.get(f"/updates/{ids[0]}/bundle").json())
+    assert [m.symbol for m in bundle.markets] == ["BTC", "ETH"]
+    assert bundle.chain.tx_hash == jobs[0]["tx_hash"] and bundle.chain.model_id == 2
+    assert [f"0x{m.commitment:064x}" for m in bundle.markets] == [j["input_hash"] for j in jobs]
+
+    metrics = client.get("/metrics").text
+    assert 'zkrisk_jobs{state="confirmed"} 2.0' in metrics and "zkrisk_prove_seconds_count 1.0" in metrics
+    assert 'zkrisk_last_update_age_seconds{market="BTC"}' in metrics
+    again = client.post("/updates", json={"markets": ["ETH", "BTC"], "epoch": epoch})
+    assert again.status_code == 200 and {j["id"] for j in again.json()["jobs"]} == set(ids)
+
+
+def test_the_same_request_twice_concurrently_gives_one_update(embedded):
+    client, settings = embedded
+    body, replies = {"markets": ["BTC"], "epoch": LAST_COMMON - 5}, []
+    barrier = threading.Barrier(2)
+
+    def send() -> None:
+        barrier.wait()
+        replies.append(client.post("/updates", json=body))
+
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(r.status_code for r in replies) == [200, 202]
+    (job_id,) = {r.json()["jobs"][0]["id"] for r in replies}
+    wait_for(lambda: job_states(settings.database_url, [job_id])[0].terminal, 300, "the job to finish")
+    with session_scope(settings.database_url) as session:
+        assert session.get(Job, job_id).state is JobState.CONFIRMED
+        assert len(session.scalars(select(Batch)).all()) == 1
+
+
+def test_anvil_restarted_mid_submit_is_retried_to_confirmation(embedded, chain):
+    client, settings = embedded
+    reply = client.post("/updates", json={"markets": ["BTC"], "epoch": LAST_COMMON - 4})
+    job_id = reply.json()["jobs"][0]["id"]
+    # stop the node while the proof is being made: the submit stage then meets a dead RPC
+    wait_for(lambda: job_states(settings.database_url, [job_id])[0] is JobState.COMMITTED, 120, "commitment")
+    chain["process"].send_signal(signal.SIGTERM)  # anvil writes its state on the way out
+    chain["process"].wait(10)
+    wait_for(lambda: job_states(settings.database_url, [job_id])[0] is JobState.PROVED, 300, "the proof")
+    time.sleep(3)  # at least one submit attempt fails against the dead node
+    assert job_states(settings.database_url, [job_id])[0] is JobState.PROVED
+    chain["process"] = start_anvil(chain["rpc"], chain["state"])
+    wait_for(lambda: job_states(settings.database_url, [job_id])[0].terminal, 180, "the job to finish")
+    job = client.get(f"/updates/{job_id}").json()
+    assert job["state"] == "confirmed", job["error_message"]
+    assert_on_chain_equals_proved(client, job)
+
+
+@pytest.fixture
+def postgres_url():
+    try:
+        admin = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
+        admin.connect().close()
+        redis.Redis.from_url(REDIS_URL).ping()
+    except Exception:  # noqa: BLE001 - any failure means the services are not here
+        pytest.skip("needs PostgreSQL and Redis on localhost (make services)")
+    name = f"zkrisk_it_{os.getpid()}"
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    from oracle.db import engine_for
+
+    engine_for.cache_clear()
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def start_worker(env: dict[str, str], log: Path, beat: bool = False) -> subprocess.Popen:
+    command = [sys.executable, "-m", "oracle.cli", "worker", "--queues", "data,prove,submit"]
+    return subprocess.Popen(command + (["--beat"] if beat else []), env=env, cwd=REPO,
+                            stdout=open(log, "ab"), stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def test_a_worker_killed_mid_prove_is_taken_over_by_another(chain, postgres_url, tmp_path):
+    """Production mode: Celery on Redis, state in PostgreSQL, `zkrisk worker` processes."""
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    settings = service_settings(chain, postgres_url, broker_url=REDIS_URL, embedded_worker=False,
+                                visibility_timeout=20, stage_lease_seconds=20, recovery_seconds=5)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "ZKRISK_DATABASE_URL": postgres_url,
+           "ZKRISK_BROKER_URL": REDIS_URL, "ZKRISK_EMBEDDED_WORKER": "false", "ZKRISK_START_ANVIL": "false",
+           "ZKRISK_RPC_URL": chain["rpc"], "ZKRISK_DEPLOYMENT_PATH": str(chain["deployment_path"]),
+           "ZKRISK_VISIBILITY_TIMEOUT": "20", "ZKRISK_STAGE_LEASE_SECONDS": "20", "ZKRISK_RECOVERY_SECONDS": "5",
+           "ZKRISK_HEARTBEAT_SECONDS": "10000000", "ZKRISK_DEVIATION_CHECK_SECONDS": "10000000"}
+    migrate(postgres_url)
+    first = start_worker(env, tmp_path / "worker-1.log")
+    second = None
+    try:
+        with TestClient(create_app(settings)) as client:
+            with session_scope(postgres_url) as session:
+                client.headers["X-API-Key"] = create_key(session, "test")
+            job_id = client.post("/updates", json={"markets": ["BTC"], "epoch": LAST_COMMON - 3}).json()["jobs"][0]["id"]
+            wait_for(lambda: job_states(postgres_url, [job_id])[0] is JobState.COMMITTED, 180, "commitment")
+            time.sleep(2)  # inside the prove stage now
+            os.killpg(first.pid, signal.SIGKILL)
+            first.wait(10)
+            assert job_states(postgres_url, [job_id])[0] is JobState.COMMITTED
+            second = start_worker(env, tmp_path / "worker-2.log", beat=True)
+            wait_for(lambda: job_states(postgres_url, [job_id])[0].terminal, 300, "the job to finish")
+            job = client.get(f"/updates/{job_id}").json()
+            assert job["state"] == "confirmed", (job["error_message"], (tmp_path / "worker-2.log").read_text()[-3000:])
+            assert_on_chain_equals_proved(client, job)
+            with session_scope(postgres_url) as session:
+                (batch,) = session.scalars(select(Batch)).all()
+                assert batch.attempts >= 5  # fetch, commit, prove twice, submit, confirm
+    finally:
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait(20)
+
+
+def test_a_reverted_submission_fails_with_the_decoded_error(embedded, chain):
+    """Permanent: an epoch older than the market's current one reverts EpochNotIncreasing, never retried."""
+    client, settings = embedded
+    job_id = client.post("/updates", json={"markets": ["BTC"], "epoch": LAST_COMMON - 20}).json()["jobs"][0]["id"]
+    wait_for(lambda: job_states(settings.database_url, [job_id])[0].terminal, 300, "the job to finish")
+    job = client.get(f"/updates/{job_id}").json()
+    assert (job["state"], job["error_kind"], job["error_rule"]) == ("failed", "contract-revert", "EpochNotIncreasing")
+    assert str(MARKETS["BTC"]) in job["error_message"]
