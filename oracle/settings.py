@@ -10,6 +10,7 @@ Secrets are `SecretStr`: their repr and every log line show `**********`.
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
 
@@ -83,9 +84,18 @@ class Settings(BaseSettings):
             raise ValueError("batch_sizes must include 1 so that a lone market can always be proved")
         return sorted(set(sizes))
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
+    def to_env(self) -> dict[str, str]:
+        """These settings as `ZKRISK_*` variables, for the worker processes a parent starts."""
+        env = {}
+        for name, value in self:
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            elif isinstance(value, list):
+                value = json.dumps([v.get_secret_value() if isinstance(v, SecretStr) else v for v in value])
+            env[f"ZKRISK_{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
+        return env
 
 
 @lru_cache

@@ -16,9 +16,13 @@ broker; production runs `zkrisk worker --queues prove` (etc.) against Redis.
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 import threading
 from datetime import timedelta
 from functools import lru_cache
+from pathlib import Path
 
 from celery import Celery
 from celery.beat import EmbeddedService
@@ -84,32 +88,36 @@ def pipeline() -> Pipeline:
     return build_pipeline(settings())
 
 
-def enqueue(stage: str, batch_id: str, countdown: float = 0) -> None:
-    STAGE_TASKS[stage].apply_async((batch_id,), queue=QUEUE_FOR[stage], countdown=countdown)
+def enqueue(stage: str, batch_id: str, countdown: float = 0, attempt: int = 0) -> None:
+    STAGE_TASKS[stage].apply_async((batch_id, attempt), queue=QUEUE_FOR[stage], countdown=countdown)
 
 
-def _run_stage(task, stage: str, batch_id: str) -> None:
+def _run_stage(stage: str, batch_id: str, attempt: int) -> None:
+    # Retries are re-enqueued explicitly rather than with `Task.retry`, whose republished message the
+    # in-memory transport of the embedded worker never delivers; the attempt travels in the arguments.
     try:
         follow = pipeline().run(stage, batch_id)
     except StageBusyError as busy:
         # another worker holds the lease: look again when it expires (no retry budget spent)
-        raise task.retry(countdown=busy.retry_in, max_retries=None) from busy
+        enqueue(stage, batch_id, busy.retry_in, attempt)
+        return
     except TransientError as error:
-        if task.request.retries >= settings().max_transient_retries:
+        if attempt >= settings().max_transient_retries:
             pipeline().fail_batch(batch_id, error)
-            return
-        raise task.retry(exc=error, countdown=min(60.0, 2.0 * 2 ** task.request.retries)) from error
+        else:
+            enqueue(stage, batch_id, min(60.0, 2.0 * 2 ** attempt), attempt + 1)
+        return
     for next_stage, next_batch in follow:
         enqueue(next_stage, next_batch)
 
 
 def _stage_task(stage: str):
-    def run(self, batch_id: str) -> None:
-        _run_stage(self, stage, batch_id)
+    def run(batch_id: str, attempt: int = 0) -> None:
+        _run_stage(stage, batch_id, attempt)
 
     run.__name__ = run.__qualname__ = stage
     run.__doc__ = f"Pipeline stage `{stage}` of one batch (queue `{QUEUE_FOR[stage]}`)."
-    return celery.task(name=f"zkrisk.{stage}", bind=True, acks_late=True, max_retries=None)(run)
+    return celery.task(name=f"zkrisk.{stage}", acks_late=True)(run)
 
 
 STAGE_TASKS = {stage: _stage_task(stage) for stage in QUEUE_FOR}
@@ -170,6 +178,14 @@ def recover(older_than: float | None = None) -> None:
 
 def _age_seconds(job: Job) -> float:
     return (utcnow() - aware(job.finished_at)).total_seconds()
+
+
+def spawn(active: Settings, log: Path, queues: str = "data,prove,submit", beat: bool = False) -> subprocess.Popen:
+    """Start `zkrisk worker` with these settings in its own process group (so it can be killed whole)."""
+    command = [sys.executable, "-m", "oracle.cli", "worker", "--queues", queues] + (["--beat"] if beat else [])
+    env = {**os.environ, **active.to_env(), "PYTHONPATH": os.pathsep.join(filter(None, [
+        str(Path(__file__).resolve().parent.parent), os.environ.get("PYTHONPATH")]))}
+    return subprocess.Popen(command, env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT, start_new_session=True)
 
 
 class EmbeddedWorker:

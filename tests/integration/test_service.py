@@ -10,11 +10,8 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import redis
@@ -29,12 +26,12 @@ from oracle.auth import create_key
 from oracle.bundle import Bundle
 from oracle.chain.local import deploy_local, start_anvil
 from oracle.db import Batch, Job, JobState, migrate, session_scope
-from oracle.services import runtime
+from oracle.services import DEV_PUBLISHERS, DEV_QUORUM, DEV_SIGNER, dev_account, runtime
 from oracle.settings import Settings
+from oracle.worker import spawn
 
 pytestmark = [pytest.mark.slow, pytest.mark.chain, pytest.mark.timeout(600)]
 
-REPO = Path(__file__).resolve().parents[2]
 REDIS_URL = "redis://127.0.0.1:6379/7"
 POSTGRES_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 #: ETH's bundled data ends first; every test proves an epoch both markets have
@@ -191,24 +188,15 @@ def postgres_url():
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-def start_worker(env: dict[str, str], log: Path, beat: bool = False) -> subprocess.Popen:
-    command = [sys.executable, "-m", "oracle.cli", "worker", "--queues", "data,prove,submit"]
-    return subprocess.Popen(command + (["--beat"] if beat else []), env=env, cwd=REPO,
-                            stdout=open(log, "ab"), stderr=subprocess.STDOUT, start_new_session=True)
-
-
 def test_a_worker_killed_mid_prove_is_taken_over_by_another(chain, postgres_url, tmp_path):
     """Production mode: Celery on Redis, state in PostgreSQL, `zkrisk worker` processes."""
     redis.Redis.from_url(REDIS_URL).flushdb()
+    keys = {"signer_key": dev_account(DEV_SIGNER).key.hex(),
+            "publisher_keys": [dev_account(i).key.hex() for i in DEV_PUBLISHERS[:DEV_QUORUM]]}
     settings = service_settings(chain, postgres_url, broker_url=REDIS_URL, embedded_worker=False,
-                                visibility_timeout=20, stage_lease_seconds=20, recovery_seconds=5)
-    env = {**os.environ, "PYTHONPATH": str(REPO), "ZKRISK_DATABASE_URL": postgres_url,
-           "ZKRISK_BROKER_URL": REDIS_URL, "ZKRISK_EMBEDDED_WORKER": "false", "ZKRISK_START_ANVIL": "false",
-           "ZKRISK_RPC_URL": chain["rpc"], "ZKRISK_DEPLOYMENT_PATH": str(chain["deployment_path"]),
-           "ZKRISK_VISIBILITY_TIMEOUT": "20", "ZKRISK_STAGE_LEASE_SECONDS": "20", "ZKRISK_RECOVERY_SECONDS": "5",
-           "ZKRISK_HEARTBEAT_SECONDS": "10000000", "ZKRISK_DEVIATION_CHECK_SECONDS": "10000000"}
+                                visibility_timeout=20, stage_lease_seconds=20, recovery_seconds=5, **keys)
     migrate(postgres_url)
-    first = start_worker(env, tmp_path / "worker-1.log")
+    first = spawn(settings, tmp_path / "worker-1.log")
     second = None
     try:
         with TestClient(create_app(settings)) as client:
@@ -220,7 +208,7 @@ def test_a_worker_killed_mid_prove_is_taken_over_by_another(chain, postgres_url,
             os.killpg(first.pid, signal.SIGKILL)
             first.wait(10)
             assert job_states(postgres_url, [job_id])[0] is JobState.COMMITTED
-            second = start_worker(env, tmp_path / "worker-2.log", beat=True)
+            second = spawn(settings, tmp_path / "worker-2.log", beat=True)
             wait_for(lambda: job_states(postgres_url, [job_id])[0].terminal, 300, "the job to finish")
             job = client.get(f"/updates/{job_id}").json()
             assert job["state"] == "confirmed", (job["error_message"], (tmp_path / "worker-2.log").read_text()[-3000:])
