@@ -26,7 +26,7 @@ from pathlib import Path
 
 from celery import Celery
 from celery.beat import EmbeddedService
-from kombu import Queue
+from kombu import Exchange, Queue
 from sqlalchemy import select
 
 from oracle.db import Job, JobState, session_scope, utcnow
@@ -50,7 +50,11 @@ def activate(active: Settings) -> Celery:
     global _active
     _active = active
     pipeline.cache_clear()
-    celery.close()  # connections made for previous settings (another broker) are not reused
+    # connections made for previous settings (another broker) must not be reused; `close` drops the
+    # connection pool but keeps a producer pool made without one, hence the reset
+    celery.close()
+    if "amqp" in celery.__dict__:
+        celery.amqp._producer_pool = None
     return configure(active)
 
 
@@ -65,7 +69,8 @@ def configure(active: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         broker_transport_options={"visibility_timeout": active.visibility_timeout},
         broker_connection_retry_on_startup=True,
-        task_queues=[Queue(name) for name in QUEUES],
+        # each queue on its own exchange and key: sharing the default one would copy every task to all
+        task_queues=[Queue(name, Exchange(name), routing_key=name) for name in QUEUES],
         task_default_queue="data",
         worker_hijack_root_logger=False,
         beat_schedule={
