@@ -32,7 +32,7 @@ from sqlalchemy import select
 from oracle.db import Job, JobState, session_scope, utcnow
 from oracle.errors import StageBusyError, TransientError
 from oracle.pipeline import QUEUE_FOR, Pipeline, aware
-from oracle.settings import Settings, get_settings
+from oracle.settings import STATE_DIR, Settings, get_settings
 
 log = logging.getLogger("zkrisk.worker")
 QUEUES = ("data", "prove", "submit")
@@ -73,6 +73,8 @@ def configure(active: Settings) -> Celery:
         task_queues=[Queue(name, Exchange(name), routing_key=name) for name in QUEUES],
         task_default_queue="data",
         worker_hijack_root_logger=False,
+        # beat's bookkeeping lives with the service state, not in whatever directory it was started from
+        beat_schedule_filename=str(STATE_DIR / "celerybeat-schedule"),
         beat_schedule={
             "heartbeat": {"task": "zkrisk.heartbeat", "schedule": active.heartbeat_seconds / 4,
                           "options": {"queue": "data"}},
