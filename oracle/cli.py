@@ -102,13 +102,15 @@ def worker(queues: str = typer.Option("data,prove,submit", help="comma-separated
     """Run a Celery worker against the configured broker (production: Redis), e.g. `--queues prove`."""
     from oracle.db import migrate
     from oracle.logs import configure_logging
-    from oracle.settings import get_settings
+    from oracle.settings import STATE_DIR, get_settings
     from oracle.worker import celery
 
     configure_logging(log_level.upper())
     migrate(get_settings().database_url)
     argv = ["worker", "--queues", queues, "--concurrency", str(concurrency), "--loglevel", log_level,
             "--without-gossip", "--without-mingle"]
+    if beat:
+        STATE_DIR.mkdir(parents=True, exist_ok=True)
     celery.worker_main(argv + (["--beat"] if beat else []))
 
 

@@ -208,6 +208,7 @@ class EmbeddedWorker:
     def start(self) -> None:
         self.thread.start()
         if self.beat is not None:
+            STATE_DIR.mkdir(parents=True, exist_ok=True)
             self.beat.start()
         # anything accepted before a restart: the in-memory queue did not survive it
         recover.delay(older_than=0)
