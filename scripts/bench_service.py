@@ -33,9 +33,12 @@ from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import create_engine, select, text  # noqa: E402
 
 from models.data import load_daily  # noqa: E402
-from models.features import epoch_of  # noqa: E402
+from models.features import DAY, epoch_of, epoch_start  # noqa: E402
+from models.spec import OUTPUTS, WAD  # noqa: E402
+from models.versions import load_version  # noqa: E402
 from oracle.api import create_app  # noqa: E402
 from oracle.auth import create_key  # noqa: E402
+from oracle.chain.deploy import DEFAULT_GUARDRAILS  # noqa: E402
 from oracle.chain.local import deploy_local, start_anvil  # noqa: E402
 from oracle.db import Batch, Job, JobState, migrate, session_scope  # noqa: E402
 from oracle.services import DEV_PUBLISHERS, DEV_QUORUM, DEV_SIGNER, dev_account, runtime  # noqa: E402
@@ -72,7 +75,25 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
-def run(workers: int, first_epoch: int, per_market: int, base: Settings, directory: Path) -> dict:
+def guarded_epochs(market: str, count: int, start: int, last: int) -> list[int]:
+    """`count` increasing epochs from `start` whose float-model outputs stay within 80% of each default
+    guardrail's step from the previous one: real updates the oracle accepts (consecutive days may not be)."""
+    version = load_version()
+    previous, chosen = None, []
+    for epoch in range(start, last + 1):
+        values = dict(zip(OUTPUTS, version.predict(version.input_vector(market, epoch_start(epoch) - DAY)[None, :])[0]))
+        fits = previous is None or all(
+            abs(values[n] - previous[n]) <= 0.8 * (g.max_change / WAD) * (previous[n] if g.relative else 1)
+            for n, g in DEFAULT_GUARDRAILS.items())
+        if fits:
+            chosen.append(epoch)
+            previous = values
+        if len(chosen) == count:
+            return chosen
+    raise SystemExit(f"{market}: only {len(chosen)} guardrail-compatible epochs in {start}..{last}")
+
+
+def run(workers: int, epochs: dict[str, list[int]], base: Settings, directory: Path) -> dict:
     database = fresh_database(directory, f"w{workers}")
     migrate(database)
     redis.Redis.from_url(REDIS_URL).flushdb()
@@ -86,7 +107,7 @@ def run(workers: int, first_epoch: int, per_market: int, base: Settings, directo
                 client.headers["X-API-Key"] = create_key(session, "bench")
 
             def client_loop(market: str) -> None:
-                for epoch in range(first_epoch, first_epoch + per_market):
+                for epoch in epochs[market]:
                     started = time.perf_counter()
                     job_id = client.post("/updates", json={"markets": [market], "epoch": epoch}).json()["jobs"][0]["id"]
                     while True:
@@ -146,10 +167,11 @@ def main() -> None:
                         signer_key=dev_account(DEV_SIGNER).key.hex(),
                         publisher_keys=[dev_account(i).key.hex() for i in DEV_PUBLISHERS[:DEV_QUORUM]])
         deploy_local(rpc, runtime(base), base.deployment_path)
-        # ETH's bundled data ends first; both runs prove epochs both markets have, increasing
-        last = epoch_of(load_daily("ETH").index[-1])
-        per = args.updates_per_market
-        runs = [run(workers, last - 2 * per + (workers - 1) * per, per, base, directory) for workers in (1, 2)]
+        # ETH's bundled data ends first: epochs both markets have, increasing across both runs
+        last, per = epoch_of(load_daily("ETH").index[-1]), args.updates_per_market
+        plan = {m: guarded_epochs(m, 2 * per, last - 20 * per, last) for m in MARKETS}
+        runs = [run(workers, {m: e[i * per:(i + 1) * per] for m, e in plan.items()}, base, directory)
+                for i, workers in enumerate((1, 2))]
     finally:
         anvil.terminate()
     result = {"benchmark": "service", "markets": list(MARKETS), "updates_per_market": per, "runs": runs,
