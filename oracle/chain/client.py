@@ -20,7 +20,6 @@ from typing import Any, Callable, TypeVar
 
 import requests
 from eth_abi import decode as abi_decode
-from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3 import Web3
@@ -288,6 +287,3 @@ class ChainGateway:
             return self.decoder.decode(_revert_data(error))
         return ContractRevertError("UnknownRevert", {"tx_hash": tx_hash}, f"{tx_hash} reverted (no data on replay)")
 
-
-def account_from_key(key: str) -> LocalAccount:
-    return Account.from_key(key)

@@ -233,3 +233,12 @@ def test_a_reverted_submission_fails_with_the_decoded_error(embedded, chain):
     job = client.get(f"/updates/{job_id}").json()
     assert (job["state"], job["error_kind"], job["error_rule"]) == ("failed", "contract-revert", "EpochNotIncreasing")
     assert str(MARKETS["BTC"]) in job["error_message"]
+
+
+def test_commitments_match_the_circuit_where_f64_and_f32_quantise_differently(production_version, circuit_k1):
+    """BTC epoch 20104 has a return whose x * 2**14 is 34720.4993 in f64 but 34720.5 in EZKL's f32."""
+    from models.features import DAY, epoch_start
+    from prover.proving import prove
+
+    vector = production_version.input_vector("BTC", epoch_start(20104) - DAY)
+    assert runtime(Settings(batch_sizes=[1])).commitment(1, vector) == f"0x{prove(circuit_k1, vector[None, :]).input_hashes[0]:064x}"
