@@ -52,11 +52,7 @@ class ProverRuntime:
 
     def commitment(self, k: int, vector: np.ndarray) -> str:
         """The Poseidon hash publishers post: the proof's instance for this vector, as bytes32 hex."""
-        # EZKL reads witness inputs as f32 before quantising; hashing the f64 values instead gives a
-        # different felt whenever x * 2**scale lies near .5 (e.g. BTC epoch 20104), and a commitment
-        # the proof can never match
-        single = np.asarray(vector, dtype=np.float32)
-        return f"0x{input_commitment(single, self.circuit(k).input_scale):064x}"
+        return f"0x{input_commitment(vector, self.circuit(k).input_scale):064x}"
 
     def prove(self, k: int, vectors: np.ndarray) -> ProofResult:
         try:
