@@ -292,6 +292,7 @@ class Pipeline:
             for job, out in zip([j for j in batch.jobs if not j.state.terminal], result.markets):
                 job.values, job.float_values = out.values, out.float_model
                 job.values_wad = {n: str(v) for n, v in out.wad.items()}
+                job.explanation = self.runtime.explanation(np.asarray(job.inputs))
             self._advance(session, batch, JobState.PROVED, f"proved in {result.prove_seconds:.1f}s")
         return [("submit", batch_id)]
 
@@ -372,7 +373,6 @@ class Pipeline:
         if manifest is not None and batch.tx_hash is not None:
             chain = ChainRecord(manifest["chain_id"], manifest["contracts"], batch.chain_model_id, batch.tx_hash,
                                 batch.block_number)
-        # models has no risk-contribution function yet: explanations stay null until it does
         return build_bundle(self.runtime.circuit(batch.k), result, {m: w.frame for m, w in raw.items()},
-                            {m: w.source for m, w in raw.items()}, chain=chain)
+                            {m: w.source for m, w in raw.items()}, {j.market: j.explanation for j in jobs}, chain)
 

@@ -7,9 +7,12 @@ from __future__ import annotations
 import json
 import threading
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
+from models.errors import ModelVersionError
+from models.explain import explain
 from models.versions import ModelVersion, load_version
 from prover.circuit import Circuit, build_circuit
 from prover.errors import ProverError, WitnessError
@@ -61,6 +64,14 @@ class ProverRuntime:
             raise ProvingFailedError(str(error)) from error
         except ProverError as error:
             raise ProvingFailedError(f"{type(error).__name__}: {error}") from error
+
+    def explanation(self, vector: np.ndarray) -> dict[str, Any] | None:
+        """The risk-contribution breakdown published with an update (`models.explain`); None for a model
+        version whose card has no explanation baseline."""
+        try:
+            return explain(self.version, np.asarray(vector, dtype=np.float64)).to_dict()
+        except ModelVersionError:
+            return None
 
     def vk_sha256(self, k: int) -> str:
         return json.loads(self.circuit(k).paths.keys_lock.read_text())["vk_sha256"]

@@ -33,13 +33,11 @@ from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import create_engine, select, text  # noqa: E402
 
 from models.data import load_daily  # noqa: E402
-from models.features import DAY, epoch_of, epoch_start  # noqa: E402
-from models.spec import OUTPUTS, WAD  # noqa: E402
+from models.features import epoch_of  # noqa: E402
 from models.versions import load_version  # noqa: E402
 from oracle.api import create_app  # noqa: E402
 from oracle.auth import create_key  # noqa: E402
-from oracle.chain.deploy import DEFAULT_GUARDRAILS  # noqa: E402
-from oracle.chain.local import deploy_local, start_anvil  # noqa: E402
+from oracle.chain.local import deploy_local, guardrail_compatible_epochs, start_anvil  # noqa: E402
 from oracle.db import Batch, Job, JobState, migrate, session_scope  # noqa: E402
 from oracle.services import DEV_PUBLISHERS, DEV_QUORUM, DEV_SIGNER, dev_account, runtime  # noqa: E402
 from oracle.settings import Settings  # noqa: E402
@@ -73,24 +71,6 @@ def percentile(values: list[float], q: float) -> float:
     rank = q * (len(ordered) - 1)
     low, high = int(rank), min(int(rank) + 1, len(ordered) - 1)
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
-def guarded_epochs(market: str, count: int, start: int, last: int) -> list[int]:
-    """`count` increasing epochs from `start` whose float-model outputs stay within 80% of each default
-    guardrail's step from the previous one: real updates the oracle accepts (consecutive days may not be)."""
-    version = load_version()
-    previous, chosen = None, []
-    for epoch in range(start, last + 1):
-        values = dict(zip(OUTPUTS, version.predict(version.input_vector(market, epoch_start(epoch) - DAY)[None, :])[0]))
-        fits = previous is None or all(
-            abs(values[n] - previous[n]) <= 0.8 * (g.max_change / WAD) * (previous[n] if g.relative else 1)
-            for n, g in DEFAULT_GUARDRAILS.items())
-        if fits:
-            chosen.append(epoch)
-            previous = values
-        if len(chosen) == count:
-            return chosen
-    raise SystemExit(f"{market}: only {len(chosen)} guardrail-compatible epochs in {start}..{last}")
 
 
 def run(workers: int, epochs: dict[str, list[int]], base: Settings, directory: Path) -> dict:
@@ -169,7 +149,8 @@ def main() -> None:
         deploy_local(rpc, runtime(base), base.deployment_path)
         # ETH's bundled data ends first: epochs both markets have, increasing across both runs
         last, per = epoch_of(load_daily("ETH").index[-1]), args.updates_per_market
-        plan = {m: guarded_epochs(m, 2 * per, last - 20 * per, last) for m in MARKETS}
+        version = load_version()
+        plan = {m: guardrail_compatible_epochs(version, [m], 2 * per, last - 20 * per, last) for m in MARKETS}
         runs = [run(workers, {m: e[i * per:(i + 1) * per] for m, e in plan.items()}, base, directory)
                 for i, workers in enumerate((1, 2))]
     finally:

@@ -19,8 +19,10 @@ from urllib.parse import urlparse
 
 import requests
 
-from models.spec import MARKETS
-from oracle.chain.deploy import ModelConfig, Timing, deploy_system, project, register_model
+from models.features import DAY, epoch_start
+from models.spec import MARKETS, OUTPUTS, WAD
+from models.versions import ModelVersion
+from oracle.chain.deploy import DEFAULT_GUARDRAILS, Guardrail, ModelConfig, Timing, deploy_system, project, register_model
 from oracle.errors import ConfigurationError
 from oracle.runtime import ProverRuntime
 from oracle.services import DEV_DEPLOYER, DEV_PUBLISHERS, DEV_QUORUM
@@ -30,6 +32,31 @@ from prover.toolchain import anvil_executable
 #: development timing: no delay between updates (benchmarks send many), a day-old commitment is fine
 DEV_TIMING = Timing(min_update_delay=0, max_commitment_age=86_400, staleness_period=3 * 86_400)
 ABI_CONTRACTS = ("RiskOracle", "DataCommitmentRegistry", "RiskGovernor")
+
+
+def guardrail_compatible_epochs(version: ModelVersion, markets: list[str], count: int, start: int, last: int,
+                                guardrails: dict[str, Guardrail] = DEFAULT_GUARDRAILS,
+                                margin: float = 0.8) -> list[int]:
+    """`count` increasing epochs in start..last at which every market's float-model outputs stay within
+    `margin` of each guardrail step from the previous chosen epoch: a replay the deployed oracle
+    accepts in order (consecutive days may not be: forecasts can move more than a step allows)."""
+    def outputs(epoch: int) -> list[dict[str, float]]:
+        vectors = [version.input_vector(m, epoch_start(epoch) - DAY) for m in markets]
+        return [dict(zip(OUTPUTS, row)) for row in version.predict(vectors)]
+
+    def within(now: dict[str, float], before: dict[str, float]) -> bool:
+        return all(abs(now[n] - before[n]) <= margin * (g.max_change / WAD) * (before[n] if g.relative else 1)
+                   for n, g in guardrails.items())
+
+    previous, chosen = None, []
+    for epoch in range(start, last + 1):
+        values = outputs(epoch)
+        if previous is None or all(within(v, p) for v, p in zip(values, previous)):
+            chosen.append(epoch)
+            previous = values
+            if len(chosen) == count:
+                return chosen
+    raise ConfigurationError(f"{markets}: only {len(chosen)} guardrail-compatible epochs in {start}..{last}")
 
 
 def rpc_alive(rpc_url: str) -> bool:

@@ -2,9 +2,9 @@
 Redis with PostgreSQL, and the faults the service must survive.
 
 One anvil and one deployment for the module. Epochs only increase per market on chain, so each test
-proves its own epoch, in file order (each also runs alone: a fresh chain accepts any epoch). The
-epochs are chosen so that each BTC update stays inside the default guardrails relative to the
-previous one (the model's volatility moves more than 50% between some consecutive days).
+proves BTC and ETH together at its own epoch from `epochs`, in file order (each also runs alone: a fresh chain accepts any
+epoch, except the revert test, which needs an earlier update). They are chosen so that each update stays inside the default guardrails relative to the
+previous one (the forecasts move more than a step allows between some days).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from models.spec import MARKETS, OUTPUTS
 from oracle.api import create_app
 from oracle.auth import create_key
 from oracle.bundle import Bundle
-from oracle.chain.local import deploy_local, start_anvil
+from oracle.chain.local import deploy_local, guardrail_compatible_epochs, start_anvil
 from oracle.db import Batch, Job, JobState, migrate, session_scope
 from oracle.services import DEV_PUBLISHERS, DEV_QUORUM, DEV_SIGNER, dev_account, runtime
 from oracle.settings import Settings
@@ -38,6 +38,15 @@ REDIS_URL = "redis://127.0.0.1:6379/7"
 POSTGRES_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 #: ETH's bundled data ends first; every test proves an epoch both markets have
 LAST_COMMON = epoch_of(load_daily("ETH").index[-1])
+
+
+BOTH = ["BTC", "ETH"]
+
+
+@pytest.fixture(scope="module")
+def epochs(production_version) -> list[int]:
+    """Increasing epochs the oracle accepts in this order for both markets (index = the test's turn)."""
+    return guardrail_compatible_epochs(production_version, BOTH, 4, LAST_COMMON - 60, LAST_COMMON)
 
 
 def free_port() -> int:
@@ -99,10 +108,10 @@ def embedded(chain, tmp_path):
         yield client, settings
 
 
-def test_request_to_confirmed_update_through_the_api(embedded, chain):
+def test_request_to_confirmed_update_through_the_api(embedded, chain, epochs):
     client, settings = embedded
-    epoch = LAST_COMMON - 6
-    accepted = client.post("/updates", json={"markets": ["BTC", "ETH"], "epoch": epoch})
+    epoch = epochs[0]
+    accepted = client.post("/updates", json={"markets": BOTH, "epoch": epoch})
     assert accepted.status_code == 202
     ids = [j["id"] for j in accepted.json()["jobs"]]
     wait_for(lambda: set(job_states(settings.database_url, ids)) <= {JobState.CONFIRMED, JobState.FAILED},
@@ -130,9 +139,9 @@ def test_request_to_confirmed_update_through_the_api(embedded, chain):
     assert again.status_code == 200 and {j["id"] for j in again.json()["jobs"]} == set(ids)
 
 
-def test_the_same_request_twice_concurrently_gives_one_update(embedded):
+def test_the_same_request_twice_concurrently_gives_one_update(embedded, epochs):
     client, settings = embedded
-    body, replies = {"markets": ["BTC"], "epoch": LAST_COMMON - 5}, []
+    body, replies = {"markets": BOTH, "epoch": epochs[1]}, []
     barrier = threading.Barrier(2)
 
     def send() -> None:
@@ -145,29 +154,30 @@ def test_the_same_request_twice_concurrently_gives_one_update(embedded):
     for thread in threads:
         thread.join()
     assert sorted(r.status_code for r in replies) == [200, 202]
-    (job_id,) = {r.json()["jobs"][0]["id"] for r in replies}
-    wait_for(lambda: job_states(settings.database_url, [job_id])[0].terminal, 300, "the job to finish")
+    (ids,) = {tuple(j["id"] for j in r.json()["jobs"]) for r in replies}
+    wait_for(lambda: all(s.terminal for s in job_states(settings.database_url, list(ids))), 300, "the jobs to finish")
+    assert job_states(settings.database_url, list(ids)) == [JobState.CONFIRMED] * 2
     with session_scope(settings.database_url) as session:
-        assert session.get(Job, job_id).state is JobState.CONFIRMED
-        assert len(session.scalars(select(Batch)).all()) == 1
+        (batch,) = session.scalars(select(Batch)).all()
+        assert batch.tx_hash is not None
 
 
-def test_anvil_restarted_mid_submit_is_retried_to_confirmation(embedded, chain):
+def test_anvil_restarted_mid_submit_is_retried_to_confirmation(embedded, chain, epochs):
     client, settings = embedded
-    reply = client.post("/updates", json={"markets": ["BTC"], "epoch": LAST_COMMON - 4})
-    job_id = reply.json()["jobs"][0]["id"]
+    ids = [j["id"] for j in client.post("/updates", json={"markets": BOTH, "epoch": epochs[2]}).json()["jobs"]]
     # stop the node while the proof is being made: the submit stage then meets a dead RPC
-    wait_for(lambda: job_states(settings.database_url, [job_id])[0] is JobState.COMMITTED, 120, "commitment")
+    wait_for(lambda: job_states(settings.database_url, ids)[0] is JobState.COMMITTED, 120, "commitment", 0.05)
     chain["process"].send_signal(signal.SIGTERM)  # anvil writes its state on the way out
     chain["process"].wait(10)
-    wait_for(lambda: job_states(settings.database_url, [job_id])[0] is JobState.PROVED, 300, "the proof")
+    wait_for(lambda: job_states(settings.database_url, ids)[0] is JobState.PROVED, 300, "the proof")
     time.sleep(3)  # at least one submit attempt fails against the dead node
-    assert job_states(settings.database_url, [job_id])[0] is JobState.PROVED
+    assert job_states(settings.database_url, ids) == [JobState.PROVED] * 2
     chain["process"] = start_anvil(chain["rpc"], chain["state"])
-    wait_for(lambda: job_states(settings.database_url, [job_id])[0].terminal, 180, "the job to finish")
-    job = client.get(f"/updates/{job_id}").json()
-    assert job["state"] == "confirmed", job["error_message"]
-    assert_on_chain_equals_proved(client, job)
+    wait_for(lambda: all(s.terminal for s in job_states(settings.database_url, ids)), 180, "the jobs to finish")
+    for job_id in ids:
+        job = client.get(f"/updates/{job_id}").json()
+        assert job["state"] == "confirmed", job["error_message"]
+        assert_on_chain_equals_proved(client, job)
 
 
 @pytest.fixture
@@ -190,7 +200,7 @@ def postgres_url():
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-def test_a_worker_killed_mid_prove_is_taken_over_by_another(chain, postgres_url, tmp_path):
+def test_a_worker_killed_mid_prove_is_taken_over_by_another(chain, postgres_url, tmp_path, epochs):
     """Production mode: Celery on Redis, state in PostgreSQL, `zkrisk worker` processes."""
     redis.Redis.from_url(REDIS_URL).flushdb()
     keys = {"signer_key": dev_account(DEV_SIGNER).key.hex(),
@@ -204,20 +214,26 @@ def test_a_worker_killed_mid_prove_is_taken_over_by_another(chain, postgres_url,
         with TestClient(create_app(settings)) as client:
             with session_scope(postgres_url) as session:
                 client.headers["X-API-Key"] = create_key(session, "test")
-            job_id = client.post("/updates", json={"markets": ["BTC"], "epoch": LAST_COMMON - 2}).json()["jobs"][0]["id"]
-            wait_for(lambda: job_states(postgres_url, [job_id])[0] is JobState.COMMITTED, 180, "commitment")
-            time.sleep(2)  # inside the prove stage now
+            ids = [j["id"] for j in client.post("/updates", json={"markets": BOTH, "epoch": epochs[3]}).json()["jobs"]]
+
+            def proving() -> bool:
+                with session_scope(postgres_url) as session:
+                    batch = session.get(Batch, session.get(Job, ids[0]).batch_id)
+                    return batch.state is JobState.COMMITTED and batch.lease_owner is not None
+
+            wait_for(proving, 180, "the prove stage to start", every=0.05)
             os.killpg(first.pid, signal.SIGKILL)
             first.wait(10)
-            assert job_states(postgres_url, [job_id])[0] is JobState.COMMITTED
+            assert job_states(postgres_url, ids) == [JobState.COMMITTED] * 2
             second = spawn(settings, tmp_path / "worker-2.log", beat=True)
-            wait_for(lambda: job_states(postgres_url, [job_id])[0].terminal, 300, "the job to finish")
-            job = client.get(f"/updates/{job_id}").json()
-            assert job["state"] == "confirmed", (job["error_message"], (tmp_path / "worker-2.log").read_text()[-3000:])
-            assert_on_chain_equals_proved(client, job)
+            wait_for(lambda: all(s.terminal for s in job_states(postgres_url, ids)), 300, "the jobs to finish")
+            for job_id in ids:
+                job = client.get(f"/updates/{job_id}").json()
+                assert job["state"] == "confirmed", (job["error_message"], (tmp_path / "worker-2.log").read_text()[-3000:])
+                assert_on_chain_equals_proved(client, job)
             with session_scope(postgres_url) as session:
                 (batch,) = session.scalars(select(Batch)).all()
-                assert batch.attempts >= 5  # fetch, commit, prove twice, submit, confirm
+                assert batch.attempts >= 6  # fetch, commit, prove (killed), prove again, submit, confirm
     finally:
         for process in (first, second):
             if process is not None and process.poll() is None:
@@ -225,10 +241,10 @@ def test_a_worker_killed_mid_prove_is_taken_over_by_another(chain, postgres_url,
                 process.wait(20)
 
 
-def test_a_reverted_submission_fails_with_the_decoded_error(embedded, chain):
+def test_a_reverted_submission_fails_with_the_decoded_error(embedded, chain, epochs):
     """Permanent: an epoch older than the market's current one reverts EpochNotIncreasing, never retried."""
     client, settings = embedded
-    job_id = client.post("/updates", json={"markets": ["BTC"], "epoch": LAST_COMMON - 20}).json()["jobs"][0]["id"]
+    job_id = client.post("/updates", json={"markets": ["BTC"], "epoch": epochs[0] - 1}).json()["jobs"][0]["id"]
     wait_for(lambda: job_states(settings.database_url, [job_id])[0].terminal, 300, "the job to finish")
     job = client.get(f"/updates/{job_id}").json()
     assert (job["state"], job["error_kind"], job["error_rule"]) == ("failed", "contract-revert", "EpochNotIncreasing")
