@@ -142,7 +142,7 @@ class Pipeline:
                 or_(*[(Job.market == m) & (Job.epoch == e) for m, e in epochs.items()]))))
         jobs.sort(key=lambda j: markets.index(j.market))
         log.info("update requested", extra={"markets": markets, "epochs": epochs, "batch_id": batch_id,
-                                            "created": bool(fresh)})
+                                            "new_batch": bool(fresh)})
         return Accepted(batch_id, jobs, bool(fresh))
 
     # ------------------------------------------------------------------ running stages

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -103,3 +105,11 @@ def test_api_keys_are_stored_hashed(settings, key):
     with session_scope(settings.database_url) as session:
         stored = session.scalars(select(ApiKey)).one()
         assert key not in (stored.key_hash, stored.prefix) and len(stored.key_hash) == 64
+
+
+def test_requests_succeed_with_info_logging(client, key, epoch, caplog):
+    """Log records at INFO carry the pipeline's extras; none may collide with LogRecord's own fields."""
+    with caplog.at_level(logging.INFO, logger="zkrisk"):
+        reply = client.post("/updates", json={"markets": ["BTC"], "epoch": epoch}, headers={"X-API-Key": key})
+    assert reply.status_code == 202
+    assert any(record.getMessage() == "update requested" for record in caplog.records)
