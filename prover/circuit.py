@@ -280,7 +280,12 @@ def build_circuit(version: ModelVersion, k: int = 1, plan: CalibrationPlan = PRO
         progress(f"choosing circuit settings for K={k} ({plan.target or 'explicit run args'})")
         _write_settings(version, paths, plan)
     settings_changed = manifest is not None and manifest["files"]["settings"] != sha256_file(paths.settings)
-    recompile = resettle or settings_changed or not paths.compiled.exists()
+    # The cache can lag the committed files: a pull that updates settings and manifest together leaves a
+    # compiled circuit (and keys) made from the old settings, and keys regenerated from that file would
+    # not match the new circuit. The keys lock says which settings the cache was built from.
+    cache_lags = not paths.keys_lock.exists() \
+        or read_json(paths.keys_lock).get("settings") != sha256_file(paths.settings)
+    recompile = resettle or settings_changed or cache_lags or not paths.compiled.exists()
     if recompile:
         progress("compiling circuit")
         _compile(paths)

@@ -112,3 +112,17 @@ def test_a_ceremony_srs_pins_srs_and_vk(copy_k1, circuit_k1, tmp_path: Path) -> 
     ezkl.gen_srs(str(other), circuit_k1.logrows)
     with pytest.raises(ManifestMismatchError, match="SRS"):
         build(srs=ceremony_srs(other, circuit_k1.logrows, "another ceremony", sha256_file(other)))
+
+
+def test_pulled_settings_recompile_the_cached_circuit(copy_k1) -> None:
+    """Settings and manifest change together (a pull): the cache's compiled circuit is rebuilt too,
+    so new keys never come from a circuit compiled with the old settings."""
+    source, cache, build, steps = copy_k1
+    settings = json.loads((source / "settings.json").read_text())
+    (source / "settings.json").write_text(json.dumps(settings, indent=1))
+    manifest = json.loads((source / "manifest.json").read_text())
+    manifest["files"]["settings"] = sha256_file(source / "settings.json")
+    (source / "manifest.json").write_text(json.dumps(manifest))
+    build()
+    assert "compiling circuit" in steps and any("generating keys" in s for s in steps)
+    assert json.loads((cache / "keys.json").read_text())["settings"] == sha256_file(source / "settings.json")
