@@ -38,7 +38,7 @@ from models.versions import load_version  # noqa: E402
 from oracle.api import create_app  # noqa: E402
 from oracle.auth import create_key  # noqa: E402
 from oracle.chain.local import deploy_local, guardrail_compatible_epochs, start_anvil  # noqa: E402
-from oracle.db import Batch, Job, JobState, migrate, session_scope  # noqa: E402
+from oracle.db import Batch, Job, JobState, engine_for, migrate, session_scope  # noqa: E402
 from oracle.services import DEV_PUBLISHERS, DEV_QUORUM, DEV_SIGNER, dev_account, runtime  # noqa: E402
 from oracle.settings import Settings  # noqa: E402
 from oracle.worker import spawn  # noqa: E402
@@ -64,6 +64,13 @@ def fresh_database(directory: Path, label: str) -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
     except Exception:  # noqa: BLE001 - no PostgreSQL here: SQLite in WAL mode
         return f"sqlite:///{directory / f'{label}.db'}"
+
+
+def drop_database(url: str) -> None:
+    if url.startswith("postgresql"):
+        engine_for(url).dispose()
+        with create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT").connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -117,6 +124,7 @@ def run(workers: int, epochs: dict[str, list[int]], base: Settings, directory: P
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
                 process.wait(30)
+        drop_database(database)
     return {"workers": workers, "updates": len(confirmed), "failed": failures, "wall_seconds": wall,
             "latency_p50_s": percentile(latencies, 0.5), "latency_p95_s": percentile(latencies, 0.95),
             "updates_per_minute": 60 * len(confirmed) / wall, "prove_seconds_mean": statistics.mean(prove),
