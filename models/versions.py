@@ -25,11 +25,10 @@ from models.nets import ARCHITECTURES, RiskModel
 
 CIRCUITS_DIR = Path(__file__).resolve().parent.parent / "circuits"
 #: The version the oracle proves with unless told otherwise.
-PRODUCTION = ("window-mlp", "0.1.0")
 #: The version `zkrisk train` writes and `zkrisk backtest` scores by default. It reads hourly bars
-#: (see `ModelVersion.market_frame`, `lookback_bars`, `bar_interval`); PRODUCTION moves to it once the
-#: oracle's feed serves those.
+#: (see `ModelVersion.market_frame`, `lookback_bars`, `bar_interval`).
 SHIPPED = ("har-mlp", "1.0.0")
+PRODUCTION = SHIPPED
 
 
 def sha256_file(path: Path) -> str:

@@ -1,7 +1,8 @@
 """Market data feeds: the window behind one (market, epoch) update, validated before anything is proved.
 
-The embedded default replays the bundled real Binance daily bars (`models.data`): the update of epoch
-E is computed from the window that ends with the bar of day E-1, exactly as in training. A replayed
+The embedded default replays the bundled real Binance bars the model version reads
+(`ModelVersion.market_frame`: hourly for realised-volatility models, daily otherwise): the update of
+epoch E is computed from the window that ends with the last bar of day E-1, exactly as in training. A replayed
 window is observed now, so `observed_at` (what publishers attest and the registry's freshness rule
 measures) is the time of the fetch, not the historical bar time. Live adapters (ccxt and friends)
 slot in behind the same `MarketFeed` protocol, with `observed_at` the last bar's close.
@@ -16,9 +17,8 @@ from typing import Callable, Protocol
 import numpy as np
 import pandas as pd
 
-from models.data import load_daily
 from models.errors import DataQualityError
-from models.features import DAY, epoch_of, epoch_start
+from models.features import epoch_of, epoch_start
 from models.spec import market_id
 from models.validation import ValidationRules, validate_ohlcv
 from models.versions import ModelVersion
@@ -47,11 +47,13 @@ class MarketFeed(Protocol):
 
 
 class ReplayFeed:
-    """Bundled daily bars (or frames given per market, e.g. by tests) replayed as the live feed."""
+    """The version's bundled bars (or frames given per market, e.g. by tests) replayed as the live feed."""
 
-    def __init__(self, version: ModelVersion, loader: Callable[[str], pd.DataFrame] = load_daily,
-                 rules: ValidationRules = ValidationRules()) -> None:
-        self.version, self.loader, self.rules = version, loader, rules
+    def __init__(self, version: ModelVersion, loader: Callable[[str], pd.DataFrame] | None = None,
+                 rules: ValidationRules | None = None) -> None:
+        self.version = version
+        self.loader = loader or version.market_frame
+        self.rules = rules or version.validation_rules
         self._frames: dict[str, pd.DataFrame] = {}
 
     def _frame(self, market: str) -> pd.DataFrame:
@@ -68,25 +70,31 @@ class ReplayFeed:
     def last_close(self, market: str) -> float:
         return float(self._frame(market)["close"].iloc[-1])
 
+    def _window_end(self, epoch: int) -> pd.Timestamp:
+        """Timestamp of the last bar of epoch `epoch`'s window: the last bar of day epoch-1."""
+        return epoch_start(epoch) - self.version.bar_interval
+
     def close_before(self, market: str, epoch: int) -> float:
-        """Close of the last bar of epoch `epoch`'s window (the bar of day epoch-1)."""
-        return float(self._frame(market)["close"].loc[:epoch_start(epoch) - DAY].iloc[-1])
+        """Close of the last bar of epoch `epoch`'s window."""
+        return float(self._frame(market)["close"].loc[:self._window_end(epoch)].iloc[-1])
 
     def observe(self, market: str, epoch: int) -> Observation:
         frame = self._frame(market)
-        end = epoch_start(epoch) - DAY
+        end = self._window_end(epoch)
         if end not in frame.index:
             raise DataRejectedError(f"{market}: no bar for {end.date()} (epoch {epoch} needs it; data covers "
                                     f"{frame.index[0].date()}..{frame.index[-1].date()})", "no-data")
         # the window plus the neighbourhood the spike rule looks at around its first and last bars
-        span = self.version.window + 1 + 2 * self.rules.spike_window
+        span = self.version.lookback_bars + 2 * self.rules.spike_window
         window = frame.loc[:end].iloc[-span:]
         try:
-            validate_ohlcv(window, market, DAY, self.rules)
+            validate_ohlcv(window, market, self.version.bar_interval, self.rules)
             vector = self.version.input_vector(market, end, window)
         except DataQualityError as error:
             raise DataRejectedError(str(error), error.rule) from error
         assert int(vector[0]) == market_id(market) and int(vector[1]) == epoch
-        source = {"kind": "bundled-replay", "dataset": "binance_spot_daily", "interval": "1d",
+        interval = "1h" if self.version.bar_interval == pd.Timedelta("1h") else "1d"
+        source = {"kind": "bundled-replay", "dataset": f"binance_spot_{'daily' if interval == '1d' else interval}",
+                  "interval": interval,
                   "observed": "at fetch time (historical bars replayed as live)"}
         return Observation(market, epoch, vector, int(time.time()), RawWindow(source, window))

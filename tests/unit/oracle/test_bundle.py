@@ -42,7 +42,7 @@ def test_contents_match_the_proof(bundle, proved_update, btc_vector, circuit_k1)
 
 def test_raw_window_is_trimmed_to_what_the_features_read(bundle, production_version):
     raw = bundle.markets[0].raw.frame
-    assert len(raw) == production_version.window + 1  # W returns need W + 1 closes
+    assert len(raw) == production_version.lookback_bars  # exactly the bars input_vector reads
     assert production_version.input_vector("BTC", frame=raw).tolist() == bundle.markets[0].vector
 
 

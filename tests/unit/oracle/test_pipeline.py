@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
-from models.data import load_daily
-from models.features import DAY, epoch_of, epoch_start
+from models.features import epoch_of, epoch_start
 from oracle.db import Batch, Job, JobState, session_scope
 from oracle.errors import ConfigurationError, StageBusyError
 from oracle.feed import ReplayFeed
@@ -22,7 +21,7 @@ def no_chain():
     raise ConfigurationError("no chain in unit tests")
 
 
-def make_pipeline(url: str, production_version, loader=load_daily, batch_sizes=(1, 2), lease: int = 300,
+def make_pipeline(url: str, production_version, loader=None, batch_sizes=(1, 2), lease: int = 300,
                   worker: str | None = None) -> Pipeline:
     runtime = ProverRuntime(batch_sizes=list(batch_sizes))
     runtime.__dict__["version"] = production_version  # the session's loaded version (cached property)
@@ -30,9 +29,9 @@ def make_pipeline(url: str, production_version, loader=load_daily, batch_sizes=(
 
 
 @pytest.fixture
-def btc_epoch() -> int:
-    """An epoch both bundled markets have data for (ETH's file ends earlier)."""
-    return epoch_of(load_daily("ETH").index[-5])
+def btc_epoch(production_version) -> int:
+    """An epoch both bundled markets have data for, a few days before the data ends."""
+    return epoch_of(production_version.market_frame("ETH").index[-1]) - 4
 
 
 def test_request_is_idempotent_per_market_and_epoch(database_url, production_version, btc_epoch):
@@ -97,18 +96,19 @@ def test_fetch_records_the_window_and_splits_into_available_batch_sizes(database
         assert {j.state for j in jobs} == {JobState.FETCHED}
         assert len({j.batch_id for j in jobs}) == 2
         btc = next(j for j in jobs if j.market == "BTC")
-        expected = production_version.input_vector("BTC", load_daily("ETH").index[-5])
+        expected = production_version.input_vector("BTC", epoch_start(btc_epoch) - production_version.bar_interval)
         np.testing.assert_array_equal(btc.inputs, expected)
         assert btc.data_source["source"]["kind"] == "bundled-replay"
         assert [e.state for e in btc.events] == [JobState.ACCEPTED, JobState.FETCHED]
 
 
 def test_bad_data_fails_the_job_with_the_rule_that_fired(database_url, production_version, btc_epoch):
-    window_end = epoch_start(btc_epoch) - DAY
+    bar = production_version.bar_interval
+    window_end = epoch_start(btc_epoch) - bar
 
     def spiky(symbol):
-        frame = load_daily(symbol).copy()
-        frame.loc[window_end - 5 * DAY, "close"] *= 3  # one print inside the window, reverting next bar
+        frame = production_version.market_frame(symbol).copy()
+        frame.loc[window_end - 5 * bar, "close"] *= 3  # one print inside the window, reverting next bar
         return frame
 
     pipeline = make_pipeline(database_url, production_version, loader=spiky)
