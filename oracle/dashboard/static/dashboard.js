@@ -160,7 +160,7 @@ function render(data) {
   const contributions = document.getElementById("contributions");
   contributions.replaceChildren();
   if (data.contributions) contributionChart(contributions, data.contributions);
-  else contributions.textContent = "The latest update published no explanation (its model version has no explanation baseline).";
+  else contributions.textContent = "No explanation yet: risk contributions are published with the updates the service confirms (models whose card has an explanation baseline).";
 
   const open = data.proposals.filter((p) => ["Pending", "Active", "Succeeded", "Queued"].includes(p.state));
   const proposals = fill("proposals", open, 7, "no open proposals");
