@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import struct
 import subprocess
 import tempfile
@@ -30,7 +29,7 @@ from web3.exceptions import ContractLogicError
 
 from prover.circuit import Circuit
 from prover.errors import ProofError, ToolchainError, VerifierGenerationError
-from prover.toolchain import MAX_RUNTIME_CODE_BYTES, REPO_ROOT, anvil_executable, compile_standard_json
+from prover.toolchain import MAX_RUNTIME_CODE_BYTES, REPO_ROOT, anvil_executable, compile_standard_json, free_port
 
 REUSABLE_VERIFIER_SOL = REPO_ROOT / "contracts" / "verifiers" / "Halo2VerifierReusable.sol"
 REUSABLE_VERIFIER_NAME = "Halo2VerifierReusable"
@@ -109,12 +108,6 @@ def verifier_calldata(proof: bytes, instances: Sequence[int], vka: Sequence[byte
         ["bytes", "uint256[]", "bytes32[]"], [proof, list(instances), list(vka)])
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @dataclass
 class LocalChain:
     """A throwaway anvil from node_modules, with web3 on its first funded account."""
@@ -149,7 +142,7 @@ class LocalChain:
 @contextlib.contextmanager
 def local_chain(code_size_limit: int = MAX_RUNTIME_CODE_BYTES) -> Iterator[LocalChain]:
     """Start anvil on a free port (mainnet code size limit enforced by default) and stop it after."""
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen([str(anvil_executable()), "--port", str(port), "--silent",
                                 "--code-size-limit", str(code_size_limit), "--gas-limit", "100000000"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import stat
 import subprocess
 from pathlib import Path
@@ -51,6 +52,13 @@ def ensure_node_tools_on_path() -> None:
     entries = os.environ.get("PATH", "").split(os.pathsep)
     if str(NODE_BIN) not in entries:
         os.environ["PATH"] = os.pathsep.join([str(NODE_BIN), *entries])
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (for a private anvil or test server)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def anvil_executable() -> Path:

@@ -16,7 +16,6 @@ import json
 import os
 import platform
 import signal
-import socket
 import statistics
 import sys
 import tempfile
@@ -42,17 +41,11 @@ from oracle.db import Batch, Job, JobState, engine_for, migrate, session_scope  
 from oracle.services import DEV_PUBLISHERS, DEV_QUORUM, DEV_SIGNER, dev_account, runtime  # noqa: E402
 from oracle.settings import Settings  # noqa: E402
 from oracle.worker import spawn  # noqa: E402
-from prover.toolchain import ensure_node_tools_on_path  # noqa: E402
+from prover.toolchain import ensure_node_tools_on_path, free_port  # noqa: E402
 
 REDIS_URL = "redis://127.0.0.1:6379/8"
 POSTGRES_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 MARKETS = ("BTC", "ETH")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def fresh_database(directory: Path, label: str) -> str:

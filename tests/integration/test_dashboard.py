@@ -6,7 +6,6 @@ prints its path."""
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ from oracle.chain.deploy import post_commitment, publish_proved_update
 from oracle.governance import Governance
 from oracle.settings import Settings
 from prover.proving import input_commitment
+from prover.toolchain import free_port
 from published import MODEL_ID, deploy
 
 pytestmark = [pytest.mark.slow, pytest.mark.chain]
@@ -27,12 +27,6 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import threading
 import time
 
@@ -31,6 +30,7 @@ from oracle.db import Batch, Job, JobState, migrate, session_scope
 from oracle.services import DEV_PUBLISHERS, DEV_QUORUM, DEV_SIGNER, dev_account, runtime
 from oracle.settings import Settings
 from oracle.worker import spawn
+from prover.toolchain import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.chain, pytest.mark.timeout(600)]
 
@@ -47,12 +47,6 @@ BOTH = ["BTC", "ETH"]
 def epochs(production_version) -> list[int]:
     """Increasing epochs the oracle accepts in this order for both markets (index = the test's turn)."""
     return guardrail_compatible_epochs(production_version, BOTH, 4, LAST_COMMON - 60, LAST_COMMON)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
