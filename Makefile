@@ -15,16 +15,17 @@ setup: $(STAMP_PY) $(STAMP_NODE)
 
 $(STAMP_PY): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip setuptools wheel
+	# wheel 0.46+ needs packaging>=24, which eth-ape's pin (23.2) excludes: keep `pip check` clean
+	$(PY) -m pip install -q --upgrade pip setuptools 'wheel<0.46'
 	# the machine's local CPU wheel first, so no dependency pulls a CUDA build of torch
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
 $(STAMP_NODE): package.json package-lock.json
-	# npm install, not npm ci: npm records only this platform's optional anvil binary in the lock,
-	# which npm ci then rejects as out of sync. Versions are exact in package.json and locked.
-	npm install --no-audit --no-fund --loglevel=error
+	# The lock records every platform's optional anvil binary, so npm ci installs this platform's
+	# and never rewrites the committed file.
+	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 services:
