@@ -22,7 +22,8 @@ import pandas as pd
 import torch
 from scipy import optimize
 
-from models.backtest import Backtest, MarketBacktest, baseline_forecasts, concat_forecasts, walk_forward_folds
+from models.backtest import (TEST_START, Backtest, MarketBacktest, baseline_forecasts, concat_forecasts,
+                             walk_forward_folds)
 from models.baselines import ALPHA, BASELINES, VolForecast
 from models.data import DATA_DIR, HOURLY_FILES, market_days
 from models.features import realised_samples
@@ -134,12 +135,12 @@ def forecast(forecaster: torch.nn.Module, samples: Samples) -> VolForecast:
 
 
 def walk_forward(config: ForecasterConfig, name: str, markets: tuple[str, ...] | None = None,
-                 mapping: MappingConfig = MappingConfig()) -> Backtest:
-    """Baselines and `config` side by side on the same yearly folds and target days."""
+                 mapping: MappingConfig = MappingConfig(), start: str = TEST_START) -> Backtest:
+    """Baselines and `config` side by side on the same yearly folds (from `start`) and target days."""
     markets = tuple(m.upper() for m in markets) if markets else config.markets
     days = {m: market_days(m) for m in dict.fromkeys(config.markets + markets)}
     samples = {m: Samples.of(d, config.window) for m, d in days.items()}
-    folds = walk_forward_folds(days[markets[0]].index)
+    folds = walk_forward_folds(days[markets[0]].index, start)
     results = {m: [] for m in markets}
     for start, end in folds:
         pooled = [samples[m].before(start) for m in config.markets]
