@@ -36,10 +36,29 @@ def train(model_id: str = typer.Option(SHIPPED[0], help="model id (folder under 
 def backtest(markets: str = typer.Option(",".join(MARKETS), help="comma-separated markets"),
              json_path: Path = typer.Option(None, "--json", help="write the JSON report here"),
              markdown: Path = typer.Option(None, help="write the markdown report here"),
-             png: Path = typer.Option(None, help="write the forecast vs realised chart here"),
+             png: Path = typer.Option(None, help="write the forecast vs realised chart here (with --protocol: "
+                                                 "a directory for one chart per market)"),
              model_id: str = typer.Option(SHIPPED[0], help="model id"),
-             version: str = typer.Option(SHIPPED[1], help="model version")) -> None:
-    """Walk-forward backtest of a model version's configuration against ewma, garch, gjr and har."""
+             version: str = typer.Option(SHIPPED[1], help="model version"),
+             protocol: bool = typer.Option(False, "--protocol", help="protocol-outcome backtest of lending "
+                                           "parameter policies instead (docs/protocol-backtest.md)"),
+             start: str = typer.Option(None, help="with --protocol: first simulated day and first walk-forward "
+                                                  "fold (default 2020-01-01)"),
+             shipped: str = typer.Option(None, help="with --protocol: name of the shipped policy"),
+             cache_dir: Path = typer.Option(None, help="with --protocol: forecast cache (default .zkrisk/forecasts)")
+             ) -> None:
+    """Walk-forward backtest of a model version's configuration against ewma, garch, gjr and har; with
+    --protocol, the lending market simulation of parameter policies on the hourly bars."""
+    selected = tuple(m.strip().upper() for m in markets.split(",") if m.strip())
+    if protocol:
+        from models.protocol.forecasts import CACHE_DIR, FORECAST_START
+        from models.protocol.report import protocol_backtest
+
+        report = protocol_backtest(selected, model_id, version, start or FORECAST_START, shipped=shipped,
+                                   cache_dir=cache_dir or CACHE_DIR)
+        report.write(json_path, markdown, png)
+        typer.echo(report.markdown())
+        return
     from models.train import ForecasterConfig, walk_forward
     from models.versions import load_version
 
@@ -48,7 +67,6 @@ def backtest(markets: str = typer.Option(",".join(MARKETS), help="comma-separate
     if "train_config" not in stored.card:
         raise typer.BadParameter(f"{model_id}@{version} was not trained walk-forward (no train_config in its card)")
     config = ForecasterConfig.from_dict(stored.card["train_config"])
-    selected = tuple(m.strip().upper() for m in markets.split(",") if m.strip())
     result = walk_forward(config, stored.model_id, selected, stored.mapping)
     result.write(json_path, markdown, png)
     typer.echo(result.markdown())
