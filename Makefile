@@ -7,6 +7,8 @@ PY := $(VENV)/bin/python
 STAMP_PY := $(VENV)/.installed
 STAMP_NODE := node_modules/.installed
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
+# py-solc-x (ape compile) finds this checkout's solc-js shim here, never another checkout's (prover.toolchain)
+export SOLCX_BINARY_PATH := $(CURDIR)/.zkrisk/solcx
 
 .PHONY: setup demo test test-fast services bench clean-keys
 
@@ -34,8 +36,11 @@ services:
 demo: setup
 	$(VENV)/bin/zkrisk demo
 
+# `make test` (and so CI) runs the test modules in reverse order: no module may depend on what another
+# left behind (tests/module_order.py); plain `pytest` keeps file order. TEST_ORDER=shuffle:<seed> also works.
+TEST_ORDER ?= reverse
 test: setup services
-	$(VENV)/bin/pytest
+	ZKRISK_TEST_ORDER=$(TEST_ORDER) $(VENV)/bin/pytest
 
 test-fast: setup
 	$(VENV)/bin/pytest -m "not slow"

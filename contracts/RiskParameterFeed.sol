@@ -13,14 +13,16 @@ contract RiskParameterFeed is IRiskParameterFeed {
     /// @inheritdoc IRiskParameterFeed
     uint64 public immutable MARKET_ID;
     /// @inheritdoc IRiskParameterFeed
-    IRiskOracle.Parameter public immutable PARAMETER;
+    uint16 public immutable PARAMETER_ID;
 
     string private _description;
 
-    constructor(IRiskOracle oracle, uint64 marketId, IRiskOracle.Parameter parameter, string memory feedDescription) {
+    /// @dev Reverts with the oracle's UnknownParameter when `parameterId` is in no registered layout.
+    constructor(IRiskOracle oracle, uint64 marketId, uint16 parameterId, string memory feedDescription) {
+        oracle.getParameter(marketId, parameterId);
         ORACLE = oracle;
         MARKET_ID = marketId;
-        PARAMETER = parameter;
+        PARAMETER_ID = parameterId;
         _description = feedDescription;
     }
 
@@ -56,9 +58,9 @@ contract RiskParameterFeed is IRiskParameterFeed {
         view
         returns (uint80 roundId, int256 answer, uint256 startedAt, uint256 updatedAt, uint80 answeredInRound)
     {
-        (uint256 value, uint64 storedAt, uint64 epoch) = ORACLE.getParameter(MARKET_ID, PARAMETER);
-        if (storedAt == 0) revert NoDataPresent();
-        // Values are bounded by uint96 in the oracle, so the int256 conversion cannot overflow.
-        return (uint80(epoch), int256(value), storedAt, storedAt, uint80(epoch));
+        (uint256 value, uint64 observedAt, uint64 epoch) = ORACLE.getParameter(MARKET_ID, PARAMETER_ID);
+        if (observedAt == 0) revert NoDataPresent();
+        // Stored values are 24-bit fixed point, so their WAD fits int256 with room to spare.
+        return (uint80(epoch), int256(value), observedAt, observedAt, uint80(epoch));
     }
 }

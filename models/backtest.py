@@ -24,7 +24,6 @@ import pandas as pd
 from scipy import stats
 
 from models.baselines import ALPHA, Baseline, VolForecast
-from models.mapping import MappingConfig
 from models.typing import BoolArray, Float64Array
 
 TEST_START = "2021-01-01"
@@ -50,6 +49,29 @@ def qlike(rv: Float64Array, variance: Float64Array) -> float:
 
 def mse(rv: Float64Array, variance: Float64Array) -> float:
     return float(np.mean((rv - variance) ** 2))
+
+
+def qlike_losses(rv: Float64Array, variance: Float64Array) -> Float64Array:
+    ratio = rv / variance
+    return ratio - np.log(ratio) - 1
+
+
+def diebold_mariano(loss_a: Float64Array, loss_b: Float64Array, lags: int | None = None) -> float:
+    """One-sided p-value of the Diebold–Mariano test that forecast a has lower expected loss than b.
+
+    d = loss_a − loss_b; statistic mean(d) / sqrt(LRV / T) with the long-run variance LRV estimated
+    by Newey–West (Bartlett kernel, `lags` default floor(4 (T/100)^(2/9))), compared with N(0, 1):
+    H0 E[d] = 0 against E[d] < 0. HAC standard errors because losses of overlapping information
+    are autocorrelated (volatility clusters).
+    """
+    d = np.asarray(loss_a, dtype=np.float64) - np.asarray(loss_b, dtype=np.float64)
+    t = d.size
+    lags = int(np.floor(4 * (t / 100) ** (2 / 9))) if lags is None else lags
+    centred = d - d.mean()
+    lrv = centred @ centred / t
+    for lag in range(1, lags + 1):
+        lrv += 2 * (1 - lag / (lags + 1)) * (centred[lag:] @ centred[:-lag]) / t
+    return float(stats.norm.cdf(d.mean() / np.sqrt(lrv / t)))
 
 
 def _xlogy(x: float, y: float) -> float:
@@ -143,16 +165,22 @@ class MarketBacktest:
     ret: Float64Array
     rv: Float64Array
     forecasts: dict[str, VolForecast] = field(default_factory=dict)
+    #: the shipped model's forecasts with calendar flags off (what its policy reads), when it has flags
+    policy_forecast: VolForecast | None = None
 
     def scores(self) -> dict[str, Scores]:
         return {name: Scores.of(f, self.ret, self.rv) for name, f in self.forecasts.items()}
+
+    def diebold_mariano(self, model: str) -> dict[str, float]:
+        """DM p-value (QLIKE, HAC) of `model` beating each other forecaster."""
+        losses = {name: qlike_losses(self.rv, f.variance) for name, f in self.forecasts.items()}
+        return {name: diebold_mariano(losses[model], loss) for name, loss in losses.items() if name != model}
 
 
 @dataclass
 class Backtest:
     markets: dict[str, MarketBacktest]
     shipped: str
-    mapping: MappingConfig
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"units": {"returns": "percent", "variance": "percent^2 (daily)",
@@ -160,12 +188,14 @@ class Backtest:
                                "shipped_model": self.shipped, "markets": {}}
         for symbol, market in self.markets.items():
             shipped = market.forecasts[self.shipped]
-            lt, cr = self.mapping.apply(shipped.var99 / 100, shipped.es99 / 100)
+            models = {name: vars(s) for name, s in market.scores().items()}
+            models[self.shipped]["dm_p"] = market.diebold_mariano(self.shipped)
             out["markets"][symbol] = {
-                "models": {name: vars(s) for name, s in market.scores().items()},
+                "models": models,
                 "test_start": str(market.days[0].date()), "test_end": str(market.days[-1].date()),
                 "series": {"dates": [str(d.date()) for d in market.days],
-                           "lt": np.round(lt, 6).tolist(), "cr": np.round(cr, 6).tolist()},
+                           "vol": np.round(shipped.vol, 6).tolist(), "var99": np.round(shipped.var99, 6).tolist(),
+                           "es99": np.round(shipped.es99, 6).tolist()},
             }
         return out
 
@@ -174,11 +204,15 @@ class Backtest:
                  "One-day horizon; out of sample only; models refit at each yearly fold start.", ""]
         for symbol, market in self.markets.items():
             lines += [f"## {symbol}: {market.days[0].date()} → {market.days[-1].date()} ({len(market.days)} days)", "",
-                      "| model | QLIKE | MSE | VaR99 hits | hit rate | Kupiec p | Christoffersen p | ES Z2 | McNeil–Frey p |",
-                      "|---|---|---|---|---|---|---|---|---|"]
+                      "| model | QLIKE | MSE | VaR99 hits | hit rate | Kupiec p | Christoffersen p | ES Z2 | McNeil–Frey p "
+                      f"| DM p ({self.shipped} better) |",
+                      "|---|---|---|---|---|---|---|---|---|---|"]
+            dm = market.diebold_mariano(self.shipped)
             for name, s in market.scores().items():
+                dm_cell = f"{dm[name]:.2g}" if name in dm else "—"
                 lines.append(f"| {name} | {s.qlike:.4f} | {s.mse:.1f} | {s.hits}/{s.days} | {s.var99_hit_rate:.4f} | "
-                             f"{s.kupiec_p:.3f} | {s.christoffersen_p:.3f} | {s.es_z2:+.3f} | {s.es_mcneil_frey_p:.3f} |")
+                             f"{s.kupiec_p:.3f} | {s.christoffersen_p:.3f} | {s.es_z2:+.3f} | {s.es_mcneil_frey_p:.3f} "
+                             f"| {dm_cell} |")
             lines.append("")
         return "\n".join(lines)
 

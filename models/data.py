@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from models.errors import InsufficientDataError
-from models.features import daily_realised
+from models.features import daily_realised, with_dvol
 from models.spec import market_id
 from models.validation import ValidationRules, validate_ohlcv, validate_rates
 
@@ -139,7 +139,14 @@ def load_funding(symbol: str) -> pd.Series:
     return validate_rates(series, symbol.upper(), "8h")
 
 
-def market_days(symbol: str) -> pd.DataFrame:
+def market_days(symbol: str, dvol: bool = False) -> pd.DataFrame:
     """Daily returns and realised variance (see `models.features.daily_realised`) of every hourly
-    segment, concatenated, with the segment number in column `segment` (windows never cross it)."""
-    return pd.concat([daily_realised(s).assign(segment=i) for i, s in enumerate(hourly_segments(symbol))])
+    segment, concatenated, with the segment number in column `segment` (windows never cross it).
+    With `dvol`, only days with a DVOL print and its change (`models.features.with_dvol`), the
+    segments cut again where the implied-vol series has a gap."""
+    days = pd.concat([daily_realised(s).assign(segment=i) for i, s in enumerate(hourly_segments(symbol))])
+    if not dvol:
+        return days
+    joined = with_dvol(days, load_dvol(symbol))
+    gap = joined.index.to_series().diff() != pd.Timedelta("1D")
+    return joined.assign(segment=(gap | (joined["segment"].diff() != 0)).cumsum().to_numpy())

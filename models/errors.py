@@ -9,7 +9,8 @@
     │   ├── StalePriceError         the same print repeated for too many bars
     │   ├── SpikeError              a single-print spike beyond the robust (Hampel/MAD) bound
     │   └── InsufficientDataError   fewer bars than the window needs
-    └── ModelVersionError           a model version is missing or inconsistent on disk
+    ├── ModelVersionError           a model version is missing or inconsistent on disk
+    └── MarginInputError            an options margin request lacks a market's spot, grid or shocks
 """
 
 from __future__ import annotations
@@ -58,4 +59,8 @@ class InsufficientDataError(DataQualityError):
 
 
 class ModelVersionError(ModelError):
+    pass
+
+
+class MarginInputError(ModelError):
     pass

@@ -1,4 +1,5 @@
-"""Per-update risk-contribution breakdown: integrated gradients of LT and CR over the input features.
+"""Per-update risk-contribution breakdown: integrated gradients of every output of the version's
+layout (forecasts and policy values) over the input features.
 
 For an input x and a reference x′, the attribution of feature i to output f is
 
@@ -9,6 +10,8 @@ i.e. a typical market day. A zero input would be a market with no volatility at 
 floor and the LT/CR clamps saturate there, so every attribution would explain the distance from an
 impossible state instead of answering "which inputs moved the parameters away from their usual
 level". The meta fields (market id, epoch) are held at their own values: the network ignores them.
+The policy state (the previous max LTV and LT the update steps from) is held at the update's own:
+attributions say which market inputs moved the values, given where the policy stood.
 The integral is a midpoint rule over `steps` points in float64; the model is piecewise linear
 (ReLU), so the error is bounded by the few kinks the path crosses and shrinks as 1/steps.
 """
@@ -22,21 +25,23 @@ import numpy as np
 import torch
 
 from models.errors import ModelVersionError
-from models.spec import META_FIELDS, OUTPUT_INDEX
+from models.spec import META_FIELDS
 from models.typing import Float64Array
 from models.versions import ModelVersion
-
-EXPLAINED = ("lt", "cr")
 
 
 @dataclass(frozen=True)
 class Explanation:
-    """Attributions [len(EXPLAINED), F] over the input vector (meta fields get 0)."""
+    """Attributions per explained output over the input vector (meta fields get 0)."""
 
     features: tuple[str, ...]
     value: dict[str, float]
     reference: dict[str, float]
     attributions: dict[str, Float64Array]
+
+    @property
+    def window(self) -> int:
+        return max(int(name.partition("_t-")[2]) + 1 for name in self.features if "_t-" in name)
 
     def completeness_gap(self, output: str) -> float:
         return float(self.attributions[output].sum() - (self.value[output] - self.reference[output]))
@@ -46,15 +51,19 @@ class Explanation:
         return [(self.features[i], float(self.attributions[output][i])) for i in order]
 
     def grouped(self, output: str) -> dict[str, float]:
-        """Attributions summed by input kind and horizon, e.g. "rvol 1d", "rvol 2-5d", "ret 6-22d"
-        (HAR's daily/weekly/monthly split; lags counted back from the window's last day)."""
+        """Attributions summed by input kind and horizon, e.g. "pkvol 1d", "pkvol 2-5d", "ret 6-22d"
+        (HAR's daily/weekly/monthly split; lags counted back from the window's last day), calendar
+        flags by name."""
         groups: dict[str, float] = {}
         for name, value in zip(self.features, self.attributions[output]):
             kind, _, lag = name.partition("_t-")
-            if not lag:
-                continue  # meta fields
+            if name in META_FIELDS:
+                continue
+            if not lag:  # a calendar flag
+                groups[name] = groups.get(name, 0.0) + float(value)
+                continue
             days = int(lag) + 1
-            horizon = "1d" if days == 1 else "2-5d" if days <= 5 else f"6-{len(self.features) // 2 - 1}d"
+            horizon = "1d" if days == 1 else "2-5d" if days <= 5 else f"6-{self.window}d"
             groups[f"{kind} {horizon}"] = groups.get(f"{kind} {horizon}", 0.0) + float(value)
         return groups
 
@@ -76,20 +85,33 @@ def integrated_gradients(model: torch.nn.Module, x: Float64Array, reference: Flo
     return np.stack(grads) * (x - reference)[None, :]
 
 
-def explain(version: ModelVersion, vector: Float64Array, steps: int = 1024) -> Explanation:
-    """Which inputs of one update moved its LT and CR away from the typical-day reference, and by how much."""
+def explain(version: ModelVersion, vector: Float64Array, state: Float64Array | None = None,
+            steps: int = 1024) -> Explanation:
+    """Which inputs of one update moved each output away from the typical-day reference, and by how
+    much; `state` is the policy state the update stepped from (layouts with state need it)."""
     if "explanation_baseline" not in version.card:
         raise ModelVersionError(f"{version.model_id}@{version.version} has no explanation_baseline in its card")
+    layout = version.layout
+    if bool(layout.state) != (state is not None):
+        raise ModelVersionError(f"layout {layout.name}: pass the policy state exactly when it has one")
     meta = len(META_FIELDS)
     vector = np.asarray(vector, dtype=np.float64)
     reference = np.concatenate([vector[:meta], np.asarray(version.card["explanation_baseline"], dtype=np.float64)])
     model = copy.deepcopy(version.model).double().eval()
-    network = lambda batch: model(batch[:, meta:])  # noqa: E731 - the graph without its meta fields
-    columns = tuple(OUTPUT_INDEX[name] for name in EXPLAINED)
+    held = None if state is None else torch.as_tensor(np.asarray(state, dtype=np.float64).reshape(1, -1))
+    market = torch.tensor([[float(vector[META_FIELDS.index("market_id")])]], dtype=torch.float64)
+
+    def network(batch: torch.Tensor) -> torch.Tensor:
+        features = batch[:, meta:]  # the graph without its meta fields, the state held where it stood
+        if held is None:
+            return model(features)
+        return model(features, held.expand(len(batch), -1), market.expand(len(batch), -1))
+
+    columns = tuple(range(len(layout.names)))
     ig = integrated_gradients(network, vector, reference, columns, steps)
     with torch.no_grad():
-        both = model(torch.as_tensor(np.stack([vector, reference])[:, meta:], dtype=torch.float64)).numpy()
+        both = network(torch.as_tensor(np.stack([vector, reference]), dtype=torch.float64)).numpy()
     names = tuple(version.card.get("input_layout", [f"x{i}" for i in range(len(vector))]))
-    return Explanation(names, {n: float(both[0, c]) for n, c in zip(EXPLAINED, columns)},
-                       {n: float(both[1, c]) for n, c in zip(EXPLAINED, columns)},
-                       {n: ig[i] for i, n in enumerate(EXPLAINED)})
+    return Explanation(names, {n: float(both[0, c]) for n, c in zip(layout.names, columns)},
+                       {n: float(both[1, c]) for n, c in zip(layout.names, columns)},
+                       {n: ig[i] for i, n in enumerate(layout.names)})

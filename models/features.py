@@ -1,23 +1,39 @@
-"""Features: pure functions, the same code for training and for proving.
+"""Features: pure functions, the same code for training, proving, publishing and auditing.
 
-The proved input of one market update is `input_vector(...)`: [market_id, epoch, r_1 .. r_W] with
-r the last W daily log returns in percent (percent keeps EZKL's fixed-point quantisation error small
-relative to typical moves). The epoch of an update is the UTC day number (days since 1970-01-01) on
-which its parameters apply: the day after the window's last close.
+A model version's input window is described by its `FeatureSet` (named in the model card): daily
+channels computed from hourly OHLCV bars (and, where the set names it, Deribit DVOL), W days of each,
+oldest first, then calendar flags of the day the parameters apply to. The proved input of one market
+update is `[market_id, epoch, channel_1[W], ..., channel_c[W], flags...]`.
+
+The epoch of an update is the UTC day number (days since 1970-01-01) on which its parameters apply:
+the day after the window's last complete day. Returns and volatilities are in percent (percent keeps
+EZKL's fixed-point quantisation error small relative to typical moves).
+
+Daily channels (per complete UTC day, from the hourly bars of that day):
+- `ret`: close-to-close log return; `rvol`: sqrt of the sum of squared hourly log returns (realised vol);
+- `pkvol`: Parkinson range volatility, sqrt(Σ_hours ln(high/low)² / (4 ln 2)): uses each hour's whole
+  path, not two prints, so it is a less noisy measure of the day's variance than `rvol`;
+- `dvol`: the day's Deribit DVOL close (30-day implied vol, annualised percent), and `dvol_ret` its
+  day-over-day log change in percent (needs the previous day's print too).
+Calendar flag `weekend`: 1 when the day the parameters apply to is a Saturday or Sunday (crypto
+trades less and moves less at weekends).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from models.errors import InsufficientDataError
-from models.spec import market_id
+from models.spec import META_FIELDS, market_id
 
 RETURN_UNIT = 100.0  # percent
 DAY = pd.Timedelta("1D")
+HOUR = pd.Timedelta("1h")
+LAST_HOUR = pd.Timedelta("23h")
 
 
 def deterministic_log(values: pd.Series) -> pd.Series:
@@ -47,37 +63,9 @@ def epoch_start(epoch: int) -> pd.Timestamp:
     return pd.Timestamp(epoch * DAY.value, tz="UTC")
 
 
-def return_window(frame: pd.DataFrame, window: int, end: pd.Timestamp | None = None,
-                  market: str = "?") -> np.ndarray:
-    """The last `window` percent log returns up to and including the bar at `end` (default: last bar)."""
-    close = frame["close"] if end is None else frame["close"].loc[:end]
-    if len(close) < window + 1:
-        raise InsufficientDataError(market, close.index[-1] if len(close) else end,
-                                    f"{len(close)} bars, a window of {window} returns needs {window + 1}")
-    return log_returns(close.iloc[-(window + 1):]).to_numpy(dtype=np.float64)
-
-
-def input_vector(frame: pd.DataFrame, symbol: str, window: int, end: pd.Timestamp | None = None) -> np.ndarray:
-    """The hashed input of one proved update: [market_id, epoch, returns...]."""
-    returns = return_window(frame, window, end, symbol)
-    last = frame.index[-1] if end is None else frame["close"].loc[:end].index[-1]
-    return np.concatenate([[market_id(symbol), epoch_of(last)], returns])
-
-
-def rolling_windows(frame: pd.DataFrame, window: int) -> tuple[np.ndarray, pd.DatetimeIndex]:
-    """All return windows of a series, shape [n, window], with the timestamp of each window's last bar."""
-    returns = log_returns(frame["close"]).to_numpy(dtype=np.float64)
-    if returns.size < window:
-        raise InsufficientDataError("?", frame.index[-1], f"{returns.size} returns < window {window}")
-    windows = np.lib.stride_tricks.sliding_window_view(returns, window)
-    return windows.copy(), frame.index[window:]
-
-
-# --- Realised features from hourly bars (the production feature set) -------------------------------
-
 def daily_realised(hourly: pd.DataFrame) -> pd.DataFrame:
-    """Per complete UTC day: `ret` (close-to-close log return, percent), `rv` (realised variance: sum of
-    squared hourly log returns, percent²) and `rvol` = sqrt(rv) (percent).
+    """Per complete UTC day: `ret`, `rv` (sum of squared hourly log returns, percent²), `rvol`, `pk`
+    (Parkinson range variance, percent²) and `pkvol` (see the module docstring).
 
     Returns run between consecutive observed hourly closes and belong to the day of the bar that ends
     them, so a return spanning a tolerated outage gap is counted once and nothing is filled. The day of
@@ -85,44 +73,92 @@ def daily_realised(hourly: pd.DataFrame) -> pd.DataFrame:
     """
     returns = log_returns(hourly["close"])
     day = returns.index.floor("D")
-    daily = pd.DataFrame({"ret": returns.groupby(day).sum(), "rv": returns.pow(2).groupby(day).sum()})
+    hourly_range = RETURN_UNIT * (deterministic_log(hourly["high"]) - deterministic_log(hourly["low"]))
+    parkinson = hourly_range.loc[returns.index].pow(2) / (4 * math.log(2))
+    daily = pd.DataFrame({"ret": returns.groupby(day).sum(), "rv": returns.pow(2).groupby(day).sum(),
+                          "pk": parkinson.groupby(day).sum()})
     daily["rvol"] = np.sqrt(daily["rv"])
+    daily["pkvol"] = np.sqrt(daily["pk"])
     if daily.index[0] == hourly.index[0].normalize():  # the first bar's own day lacks the previous close
         daily = daily.iloc[1:]
     last_bar = hourly.index[-1]
-    if last_bar != last_bar.normalize() + pd.Timedelta("23h"):
+    if last_bar != last_bar.normalize() + LAST_HOUR:
         daily = daily.iloc[:-1]
     daily.index.name = "day"
     return daily
 
 
-def realised_window(daily: pd.DataFrame, window: int) -> np.ndarray:
-    """Features of the last `window` days of `daily`: [rvol_1..rvol_W, ret_1..ret_W], oldest first."""
-    tail = daily.iloc[-window:]
-    return np.concatenate([tail["rvol"].to_numpy(dtype=np.float64), tail["ret"].to_numpy(dtype=np.float64)])
+def with_dvol(daily: pd.DataFrame, dvol: pd.DataFrame) -> pd.DataFrame:
+    """`daily` with columns `dvol` (the DVOL close of each day) and `dvol_ret` (its log change from the
+    previous day's close, percent); days without both prints are dropped (a window never spans a
+    missing implied-vol day)."""
+    closes = dvol["close"].copy()
+    closes.index = closes.index.floor("D")
+    change = RETURN_UNIT * deterministic_log(closes).diff()
+    change = change.where(closes.index.to_series().diff() == DAY)
+    joined = daily.assign(dvol=closes.reindex(daily.index), dvol_ret=change.reindex(daily.index))
+    return joined.loc[joined["dvol"].notna() & joined["dvol_ret"].notna()]
 
 
-def realised_input_vector(hourly: pd.DataFrame, symbol: str, window: int,
-                          end: pd.Timestamp | None = None) -> np.ndarray:
-    """The hashed input of one proved update from hourly bars: [market_id, epoch, rvol..., ret...].
-
-    Uses the complete days up to and including `end`'s day (default: the last complete day).
-    """
-    hourly = hourly if end is None else hourly.loc[:pd.Timestamp(end).normalize() + pd.Timedelta("23h")]
-    daily = daily_realised(hourly)
-    if len(daily) < window:
-        raise InsufficientDataError(symbol, hourly.index[-1] if len(hourly) else end,
-                                    f"{len(daily)} complete days, the window needs {window}")
-    return np.concatenate([[market_id(symbol), epoch_of(daily.index[-1])], realised_window(daily, window)])
+def weekend(days: pd.DatetimeIndex) -> np.ndarray:
+    return (days.dayofweek >= 5).astype(np.float64)
 
 
-def realised_samples(daily: pd.DataFrame, window: int) -> tuple[np.ndarray, pd.DataFrame]:
-    """Every window of one contiguous daily frame with the next day it forecasts.
+CALENDAR_FLAGS = {"weekend": weekend}
 
-    Returns features [n, 2W] and the target frame (index: target day; columns ret, rv, rvol).
-    """
-    if len(daily) <= window:
-        return np.empty((0, 2 * window)), daily.iloc[:0]
-    rvol = np.lib.stride_tricks.sliding_window_view(daily["rvol"].to_numpy(dtype=np.float64), window)[:-1]
-    ret = np.lib.stride_tricks.sliding_window_view(daily["ret"].to_numpy(dtype=np.float64), window)[:-1]
-    return np.concatenate([rvol, ret], axis=1), daily.iloc[window:]
+
+@dataclass(frozen=True)
+class FeatureSet:
+    """The daily channels and calendar flags of a model version's input window."""
+
+    name: str
+    channels: tuple[str, ...]
+    flags: tuple[str, ...] = ()
+
+    @property
+    def uses_dvol(self) -> bool:
+        return "dvol" in self.channels
+
+    def size(self, window: int) -> int:
+        """Features per market (without the meta fields)."""
+        return len(self.channels) * window + len(self.flags)
+
+    def layout(self, window: int) -> list[str]:
+        """Names of the input vector's entries, meta fields first (model cards record this)."""
+        lags = [f"t-{window - 1 - i}" for i in range(window)]
+        return list(META_FIELDS) + [f"{c}_{lag}" for c in self.channels for lag in lags] + list(self.flags)
+
+    def window_features(self, daily: pd.DataFrame, window: int) -> np.ndarray:
+        """Features of the window made of the last `window` days of `daily`."""
+        tail = daily.iloc[-window:]
+        target = pd.DatetimeIndex([tail.index[-1] + DAY])
+        flags = [CALENDAR_FLAGS[f](target) for f in self.flags]
+        return np.concatenate([tail[c].to_numpy(dtype=np.float64) for c in self.channels] + flags)
+
+    def samples(self, daily: pd.DataFrame, window: int) -> tuple[np.ndarray, pd.DataFrame]:
+        """Every window of one contiguous daily frame with the next day it forecasts.
+
+        Returns features [n, size] and the target frame (index: target day; the daily columns)."""
+        if len(daily) <= window:
+            return np.empty((0, self.size(window))), daily.iloc[:0]
+        targets = daily.iloc[window:]
+        columns = [np.lib.stride_tricks.sliding_window_view(daily[c].to_numpy(dtype=np.float64), window)[:-1]
+                   for c in self.channels]
+        flags = [CALENDAR_FLAGS[f](pd.DatetimeIndex(targets.index))[:, None] for f in self.flags]
+        return np.concatenate(columns + flags, axis=1), targets
+
+    def input_vector(self, daily: pd.DataFrame, symbol: str, window: int) -> np.ndarray:
+        """The hashed input of one proved update from the complete days of `daily` (its last day ends
+        the window): [market_id, epoch, features...]."""
+        if len(daily) < window:
+            raise InsufficientDataError(symbol, daily.index[-1] if len(daily) else None,
+                                        f"{len(daily)} complete days, the window needs {window}")
+        return np.concatenate([[market_id(symbol), epoch_of(daily.index[-1])], self.window_features(daily, window)])
+
+
+#: Feature sets by the name model cards use.
+FEATURE_SETS = {fs.name: fs for fs in (
+    FeatureSet("realised-hourly", ("rvol", "ret")),
+    FeatureSet("range-hourly", ("pkvol", "ret"), ("weekend",)),
+    FeatureSet("range-dvol-hourly", ("pkvol", "ret", "dvol", "dvol_ret"), ("weekend",)),
+)}

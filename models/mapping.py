@@ -1,11 +1,10 @@
-"""Forecasts → risk parameters. Part of the exported ONNX graph, so the proof covers LT and CR.
+"""Round 1's stateless mapping forecasts → risk parameters, kept as the protocol backtest's
+"raw-mapping" reference (har-mlp 1.0.0's card records it). The proved policy is `models.policy`.
 
 With horizon forecasts in fractions (VaR99 and ES99 of the loss over the liquidation horizon):
 
     CR = clamp(1 + cr_es_multiplier · ES99,   cr_min, cr_max)       minimum collateral ratio
     LT = clamp(1 − lt_var_multiplier · VaR99, lt_min, lt_max)       liquidation threshold
-
-    clamp(x, lo, hi) = lo + relu(x − lo) − relu(x − hi)          (ReLU only: cheap and exact in EZKL)
 
 Higher tail risk (stress) raises CR and lowers LT; calm markets lower CR and raise LT, always within
 the clamps. With lt_var_multiplier < cr_es_multiplier and ES ≥ VaR, the liquidation threshold stays
@@ -18,7 +17,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-import torch
 
 
 @dataclass(frozen=True)
@@ -46,22 +44,3 @@ class MappingConfig:
         cr = np.clip(1.0 + self.cr_es_multiplier * es99, self.cr_min, self.cr_max)
         lt = np.clip(1.0 - self.lt_var_multiplier * var99, self.lt_min, self.lt_max)
         return lt, cr
-
-
-def relu_clamp(x: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
-    return lo + torch.relu(x - lo) - torch.relu(x - hi)
-
-
-class ParameterMapping(torch.nn.Module):
-    """[N, 3] forecasts (vol, var99, es99) → [N, 5] (vol, var99, es99, lt, cr)."""
-
-    def __init__(self, config: MappingConfig) -> None:
-        super().__init__()
-        self.config = config
-
-    def forward(self, forecasts: torch.Tensor) -> torch.Tensor:
-        c = self.config
-        var99, es99 = forecasts[:, 1:2], forecasts[:, 2:3]
-        cr = relu_clamp(1.0 + c.cr_es_multiplier * es99, c.cr_min, c.cr_max)
-        lt = relu_clamp(1.0 - c.lt_var_multiplier * var99, c.lt_min, c.lt_max)
-        return torch.cat([forecasts, lt, cr], dim=1)

@@ -19,6 +19,7 @@ from models.errors import (
     SpikeError,
     StalePriceError,
 )
+from models.features import deterministic_log
 
 PRICE_COLUMNS = ("open", "high", "low", "close")
 
@@ -120,7 +121,9 @@ def _check_spikes(close: pd.Series, market: str, rules: ValidationRules) -> None
     "Extreme" is measured against a Hampel-style robust scale (1.4826 x the rolling median absolute
     return), so genuine crashes that do not revert, and volatile regimes, are not flagged.
     """
-    log_close = np.log(close.to_numpy(dtype=float))
+    # the features' scalar log: a vectorised log's last bits depend on memory layout, and a borderline
+    # spike decision must not flip between a publisher's copy and the service's
+    log_close = deterministic_log(close.astype(float)).to_numpy()
     returns = np.diff(log_close)
     if returns.size < 2 * rules.spike_window + 2:
         return

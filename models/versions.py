@@ -1,7 +1,9 @@
 """Model versions on disk: circuits/<model_id>/<version>/ holds weights.pt and model_card.json.
 
-The model card is the auditor's description of a version: architecture and its arguments, window,
-mapping, parameter count, data files with their sha256 and date ranges, training split and metrics.
+The model card is the auditor's description of a version: its output layout (models/spec.py), the
+architecture and its arguments, feature set and window, policy, parameter count, data files with
+their sha256 and date ranges, training split and metrics. A card without a layout (har-mlp 1.0.0,
+round 1's forecaster) is kept as a record and a backtest reference (`load_card`); it cannot be proved.
 """
 
 from __future__ import annotations
@@ -16,19 +18,20 @@ import numpy as np
 import pandas as pd
 import torch
 
-from models.data import HOUR, HOURLY_RULES, hourly_segments, load_daily
-from models.features import input_vector, realised_input_vector
+from models.data import HOURLY_RULES, hourly_segments, load_dvol
+from models.errors import InsufficientDataError, ModelVersionError
+from models.features import DAY, FEATURE_SETS, HOUR, LAST_HOUR, FeatureSet, daily_realised, with_dvol
+from models.nets import ARCHITECTURES, LendingModel, OptionsModel
+from models.policy import MarketPolicies
+from models.spec import LENDING, OPTIONS, Layout, layout_named
 from models.validation import ValidationRules, validate_ohlcv
-from models.errors import ModelVersionError
-from models.mapping import MappingConfig
-from models.nets import ARCHITECTURES, RiskModel
 
 CIRCUITS_DIR = Path(__file__).resolve().parent.parent / "circuits"
-#: The version the oracle proves with unless told otherwise.
-#: The version `zkrisk train` writes and `zkrisk backtest` scores by default. It reads hourly bars
-#: (see `ModelVersion.market_frame`, `lookback_bars`, `bar_interval`).
-SHIPPED = ("har-mlp", "1.0.0")
-PRODUCTION = SHIPPED
+#: The lending version the oracle proves unless told otherwise, and the one `zkrisk train` writes.
+PRODUCTION = ("har-policy", "2.0.0")
+SHIPPED = PRODUCTION
+#: The options-margin version the oracle proves (layout OPTIONS).
+OPTIONS_PRODUCTION = ("har-margin", "1.0.0")
 
 
 def sha256_file(path: Path) -> str:
@@ -36,12 +39,25 @@ def sha256_file(path: Path) -> str:
 
 
 @dataclass(frozen=True)
+class MarketData:
+    """The raw bars an update's features are computed from: hourly OHLCV indexed by bar open time
+    (UTC), and the daily Deribit DVOL OHLC when the feature set reads implied vol."""
+
+    hourly: pd.DataFrame
+    dvol: pd.DataFrame | None = None
+
+
+@dataclass(frozen=True)
 class ModelVersion:
     model_id: str
     version: str
     directory: Path
-    model: RiskModel
+    model: torch.nn.Module
     card: dict[str, Any]
+
+    @property
+    def layout(self) -> Layout:
+        return layout_named(self.card["layout"])
 
     @property
     def window(self) -> int:
@@ -52,66 +68,93 @@ class ModelVersion:
         return int(self.card["input_size"])
 
     @property
-    def mapping(self) -> MappingConfig:
-        return MappingConfig(**self.card["mapping"])
+    def feature_set(self) -> FeatureSet:
+        return FEATURE_SETS[self.card["features"]]
 
     @property
-    def features(self) -> str:
-        """Feature set of the input vector: "realised-hourly" (hourly bars) or "daily-returns" (daily bars)."""
-        return str(self.card.get("features", "daily-returns"))
-
-    def input_vector(self, symbol: str, end: pd.Timestamp | None = None,
-                     frame: pd.DataFrame | None = None) -> np.ndarray:
-        """The proved input of one update, [market_id, epoch, features...], from bundled data or `frame`.
-
-        `frame` holds OHLCV bars at the frequency the feature set needs (hourly for "realised-hourly"),
-        indexed by UTC bar open time; it is validated first and bad data raises `DataQualityError`.
-        """
-        if frame is None:
-            frame = self.market_frame(symbol)
-        else:
-            frame = validate_ohlcv(frame, symbol.upper(), self.bar_interval, self.validation_rules)
-        if self.features == "realised-hourly":
-            return realised_input_vector(frame, symbol, self.window, end)
-        return input_vector(frame, symbol, self.window, end)
+    def policy(self) -> MarketPolicies:
+        return MarketPolicies.from_dict(self.card["policy"])
 
     @property
     def bar_interval(self) -> pd.Timedelta:
         """Spacing of the bars the features read."""
-        return HOUR if self.features == "realised-hourly" else pd.Timedelta("1D")
+        return HOUR
 
     @property
     def validation_rules(self) -> ValidationRules:
         """The rules the features' bars must pass (the same for training and proving)."""
-        return HOURLY_RULES if self.features == "realised-hourly" else ValidationRules()
+        return HOURLY_RULES
 
     @property
     def lookback_bars(self) -> int:
-        """Bars `input_vector` reads before and including the window's last bar: the window's days
-        plus the previous close (the 23:00 bar of the day before, for hourly bars)."""
-        if self.features == "realised-hourly":
-            return 24 * self.window + 1
-        return self.window + 1
+        """Hourly bars an update reads: the window's days plus the previous close (the 23:00 bar of
+        the day before)."""
+        return 24 * self.window + 1
 
-    def market_frame(self, symbol: str) -> pd.DataFrame:
-        """The bundled, validated bars this version's features read: hourly bars since the last long
-        outage for "realised-hourly", daily bars for "daily-returns"."""
-        if self.features == "realised-hourly":
-            return hourly_segments(symbol)[-1]
-        return load_daily(symbol)
+    def market_data(self, symbol: str) -> MarketData:
+        """The bundled bars this version reads: hourly bars since the last long outage (and DVOL)."""
+        return MarketData(hourly_segments(symbol)[-1],
+                          load_dvol(symbol) if self.feature_set.uses_dvol else None)
 
-    def predict(self, vectors: np.ndarray) -> np.ndarray:
-        """Float model on input vectors [N, F] (meta included) → [N, 5]."""
+    def window_data(self, symbol: str, end: pd.Timestamp | None = None, data: MarketData | None = None) -> MarketData:
+        """The raw bars of the update whose window ends on `end`'s UTC day (default: the last complete
+        day): exactly what its features read, what publishers hash and bundles carry."""
+        data = data or self.market_data(symbol)
+        hourly = data.hourly
+        last = hourly.index[-1] if end is None else pd.Timestamp(end).normalize() + LAST_HOUR
+        if last != last.normalize() + LAST_HOUR:
+            last = last.normalize() - HOUR  # the last complete day ends at the 23:00 bar before
+        first = last.normalize() - (self.window - 1) * DAY - HOUR
+        bars = hourly.loc[first:last]
+        if len(bars) == 0 or bars.index[-1] != last:
+            raise InsufficientDataError(symbol.upper(), last, "no hourly bars up to the end of the window's last day")
+        dvol = None
+        if self.feature_set.uses_dvol:
+            if data.dvol is None:
+                raise InsufficientDataError(symbol.upper(), last, "the feature set reads DVOL and none was given")
+            dvol = data.dvol.loc[first + HOUR - DAY:last]  # the day before the window: dvol_ret of its first day
+        return MarketData(bars, dvol)
+
+    def input_vector(self, symbol: str, end: pd.Timestamp | None = None, data: MarketData | None = None) -> np.ndarray:
+        """The proved input of one update, [market_id, epoch, features...], from the bundled bars or
+        `data` (validated first: bad data raises `DataQualityError`)."""
+        if data is not None:
+            data = MarketData(validate_ohlcv(data.hourly, symbol.upper(), HOUR, self.validation_rules),
+                              None if data.dvol is None else validate_ohlcv(data.dvol, symbol.upper(), "1D"))
+        window = self.window_data(symbol, end, data)
+        daily = daily_realised(window.hourly)
+        if self.feature_set.uses_dvol:
+            daily = with_dvol(daily, window.dvol)
+        return self.feature_set.input_vector(daily, symbol, self.window)
+
+    def predict(self, vectors: np.ndarray, state: np.ndarray | None = None) -> np.ndarray:
+        """Float model on input vectors [N, F] (meta included) and the layout's state [N, S] →
+        [N, outputs + state], the graph's own output (state passed through)."""
         with torch.no_grad():
-            batch = torch.as_tensor(np.atleast_2d(vectors), dtype=torch.float32)
-            return self.model(batch[:, 2:]).double().numpy()
+            features = torch.as_tensor(np.atleast_2d(vectors), dtype=torch.float32)[:, 2:]
+            if not self.layout.state:
+                return self.model(features).double().numpy()
+            state_t = torch.as_tensor(np.atleast_2d(state), dtype=torch.float32)
+            ids = torch.as_tensor(np.atleast_2d(vectors), dtype=torch.float32)[:, :1]
+            return torch.cat([self.model(features, state_t, ids), state_t], dim=1).double().numpy()
 
 
 def version_dir(model_id: str, version: str) -> Path:
     return CIRCUITS_DIR / model_id / version
 
 
-def save_version(model: RiskModel, model_id: str, version: str, card: dict[str, Any]) -> ModelVersion:
+def build_model(card: dict[str, Any]) -> torch.nn.Module:
+    """The torch model a card describes (untrained): forecaster and its layout's head."""
+    forecaster = ARCHITECTURES[card["architecture"]](**card["architecture_args"])
+    layout = layout_named(card["layout"])
+    if layout is LENDING:
+        return LendingModel(forecaster, MarketPolicies.from_dict(card["policy"]))
+    if layout is OPTIONS:
+        return OptionsModel(forecaster)
+    raise ModelVersionError(f"no model head for layout {layout.name!r}")
+
+
+def save_version(model: torch.nn.Module, model_id: str, version: str, card: dict[str, Any]) -> ModelVersion:
     directory = version_dir(model_id, version)
     directory.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), directory / "weights.pt")
@@ -121,17 +164,24 @@ def save_version(model: RiskModel, model_id: str, version: str, card: dict[str, 
     return ModelVersion(model_id, version, directory, model.eval(), card)
 
 
+def load_card(model_id: str, version: str) -> dict[str, Any]:
+    """A version's model card (any version, provable or a record)."""
+    path = version_dir(model_id, version) / "model_card.json"
+    if not path.exists():
+        raise ModelVersionError(f"model {model_id}@{version} not found under {path.parent} "
+                                "(train it with `zkrisk train`)")
+    return json.loads(path.read_text())
+
+
 def load_version(model_id: str | None = None, version: str | None = None) -> ModelVersion:
     model_id, version = model_id or PRODUCTION[0], version or PRODUCTION[1]
-    directory = version_dir(model_id, version)
-    card_path, weights_path = directory / "model_card.json", directory / "weights.pt"
-    if not card_path.exists() or not weights_path.exists():
-        raise ModelVersionError(f"model {model_id}@{version} not found under {directory} "
-                                "(train it with `zkrisk train`)")
-    card = json.loads(card_path.read_text())
-    if sha256_file(weights_path) != card["weights_sha256"]:
-        raise ModelVersionError(f"{weights_path} does not match the sha256 in its model card")
-    architecture = ARCHITECTURES[card["architecture"]](**card["architecture_args"])
-    model = RiskModel(architecture, MappingConfig(**card["mapping"]))
+    card = load_card(model_id, version)
+    if "layout" not in card:
+        raise ModelVersionError(f"{model_id}@{version} is a record without an output layout (round 1); "
+                                "it cannot be proved on this oracle")
+    weights_path = version_dir(model_id, version) / "weights.pt"
+    if not weights_path.exists() or sha256_file(weights_path) != card["weights_sha256"]:
+        raise ModelVersionError(f"{weights_path} is missing or does not match the sha256 in its model card")
+    model = build_model(card)
     model.load_state_dict(torch.load(weights_path, weights_only=True))
-    return ModelVersion(model_id, version, directory, model.eval(), card)
+    return ModelVersion(model_id, version, weights_path.parent, model.eval(), card)

@@ -9,6 +9,10 @@ from typing import Annotated, Optional
 import typer
 
 from models.cli import backtest, train
+from prover.toolchain import use_project_solcx
+
+# Before any command imports ape: its Solidity plugin compiles with this checkout's solc-js shim.
+use_project_solcx()
 
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_show_locals=False)
 app.command()(train)
@@ -20,13 +24,23 @@ def main() -> None:
     """zkrisk: proved risk parameters for DeFi, from market data to chain."""
 
 
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="show library logs (Ape, uvicorn, Celery) on the "
+                                                               "console too; they always go to .zkrisk/logs/")]
+
+
 @app.command()
 def demo(market: str = typer.Option("BTC", help="market to prove and publish"),
-         rpc: str = typer.Option("http://127.0.0.1:8545", help="anvil to use if one is running there")) -> None:
+         rpc: str = typer.Option("http://127.0.0.1:8545", help="anvil to use if one is running there"),
+         verbose: Verbose = False) -> None:
     """Prove one risk update on bundled real data and publish it to a local anvil chain."""
     from oracle.demo import run_demo
+    from oracle.lifecycle import terminate_as_exit
+    from oracle.logs import route_library_logs
 
-    run_demo(market=market, rpc=rpc)
+    log_file = route_library_logs("demo", verbose)
+    with terminate_as_exit():  # the anvil the demo starts stops on SIGTERM too
+        run_demo(market=market, rpc=rpc)
+    typer.echo(f"library logs: {log_file}")
 
 
 @app.command()
@@ -70,28 +84,31 @@ def audit(bundle: Optional[Path] = typer.Argument(None, help="proof bundle (zkri
 
 @app.command()
 def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000),
-          log_level: str = typer.Option("info")) -> None:
+          log_level: str = typer.Option("info"), verbose: Verbose = False) -> None:
     """Run the oracle service. Embedded by default: SQLite, an in-process worker, anvil started and
-    the contracts deployed if needed, bundled data replayed. Settings: ZKRISK_* environment variables."""
+    the contracts deployed if needed, bundled data replayed. Settings: ZKRISK_* environment variables.
+    SIGINT or SIGTERM stops everything it started (anvil, the embedded worker and beat)."""
+    from contextlib import ExitStack
+
     import uvicorn
 
     from oracle.api import create_app
-    from oracle.chain.local import ensure_local_chain
-    from oracle.logs import configure_logging
+    from oracle.chain.local import local_chain
+    from oracle.lifecycle import terminate_as_exit
+    from oracle.logs import configure_logging, route_library_logs
     from oracle.services import runtime
     from oracle.settings import get_settings
 
     settings = get_settings()
+    log_file = route_library_logs("serve", verbose)
     configure_logging(log_level.upper())
-    anvil = None
-    if settings.start_anvil:
-        typer.echo(f"chain: {settings.rpc_url} (building circuits and deploying if needed)")
-        _, anvil = ensure_local_chain(settings.rpc_url, runtime(settings), settings.deployment_path)
-    try:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
-    finally:
-        if anvil is not None:
-            anvil.terminate()
+    with terminate_as_exit(), ExitStack() as started:
+        if settings.start_anvil:
+            typer.echo(f"chain: {settings.rpc_url} (building circuits and deploying if needed)")
+            started.enter_context(local_chain(settings.rpc_url, runtime(settings), settings.deployment_path))
+        typer.echo(f"serving http://{host}:{port} (API docs /docs, dashboard /dashboard); library logs: {log_file}")
+        # log_config=None: uvicorn's loggers propagate to the handlers route_library_logs installed
+        uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, log_config=None)
 
 
 @app.command()

@@ -27,7 +27,8 @@ class Settings(BaseSettings):
 
     # --- state and queues
     database_url: str = f"sqlite:///{STATE_DIR / 'oracle.db'}"
-    broker_url: str = "memory://"
+    #: the embedded worker's in-process broker; with a host, kombu does not warn that it assumed one
+    broker_url: str = "memory://localhost/"
     embedded_worker: bool = True
     #: seconds an unacknowledged task stays invisible before Redis hands it to another worker;
     #: longer than the slowest stage, or a slow prove would run twice (the lease stops the second).

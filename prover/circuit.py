@@ -35,10 +35,10 @@ from typing import Any, Callable
 import ezkl
 import numpy as np
 
-from models.export import calibration_vectors, export_onnx
-from models.spec import MARKETS, OUTPUTS, signed_felt
+from models.export import calibration_states, calibration_vectors, export_onnx
+from models.spec import MARKETS, Layout, signed_felt
 from models.versions import CIRCUITS_DIR, ModelVersion
-from prover.artifacts import CircuitPaths, check_pinned, read_json, sha256_file, write_json
+from prover.artifacts import CircuitPaths, cache_root, check_pinned, read_json, sha256_file, write_json
 from prover.errors import EzklVersionError, ManifestMismatchError, ProverError, WitnessError
 from prover.srs import SRS, dev_srs
 
@@ -156,10 +156,23 @@ def felt_from_hex(value: str) -> int:
     return int.from_bytes(bytes.fromhex(value.removeprefix("0x")), "little")
 
 
-def decode_outputs(felts: list[str], k: int, output_scale: int) -> np.ndarray:
-    """Witness output felts (little-endian hex) → [K, len(OUTPUTS)] floats."""
+def decode_outputs(felts: list[str], k: int, output_scale: int, layout: Layout) -> np.ndarray:
+    """Witness output felts (little-endian hex) → [K, outputs + state] floats."""
     values = [signed_felt(felt_from_hex(f)) / 2**output_scale for f in felts]
-    return np.asarray(values, dtype=np.float64).reshape(k, len(OUTPUTS))
+    return np.asarray(values, dtype=np.float64).reshape(k, layout.width)
+
+
+def input_data(vectors: np.ndarray, state: np.ndarray | None) -> dict[str, Any]:
+    """EZKL's input file for one proof: one flat list per graph input (each window, then the state)."""
+    data = [row.tolist() for row in np.atleast_2d(vectors)]
+    if state is not None:
+        data.append(np.asarray(state, dtype=np.float64).reshape(-1).tolist())
+    return {"input_data": data}
+
+
+def graph_columns(layout: Layout) -> tuple[str, ...]:
+    """Names of the graph's output columns: the layout's outputs, then the passed-through state."""
+    return layout.names + tuple(f"state.{name}" for name in layout.state)
 
 
 def _smallest_logrows(settings: dict[str, Any]) -> int:
@@ -208,7 +221,13 @@ def _write_settings(version: ModelVersion, paths: CircuitPaths, plan: Calibratio
     # EZKL wants one flat list per input tensor; sample i of input j is row j*n + i of the batch.
     per_input = [vectors[i::paths.k] for i in range(paths.k)]
     n = min(len(v) for v in per_input)
-    write_json(paths.calibration, {"input_data": [v[:n].reshape(-1).tolist() for v in per_input]})
+    data = [v[:n].reshape(-1).tolist() for v in per_input]
+    # the state tensor is [K, S] per sample: sample i holds the states of inputs 0..K-1's rows i
+    batches = np.stack([v[:n] for v in per_input], axis=1)  # [n, K, F]
+    states = calibration_states(version, batches.reshape(n * paths.k, -1))
+    if states is not None:
+        data.append(states.reshape(-1).tolist())
+    write_json(paths.calibration, {"input_data": data})
     if plan.target is None:
         _explicit_settings(paths, plan)
         return
@@ -228,19 +247,23 @@ def _measure_fidelity(version: ModelVersion, paths: CircuitPaths, settings: dict
     """Float model vs circuit over a sample of real windows: the error the manifest states."""
     vectors = calibration_vectors(version, plan.fidelity_samples // len(MARKETS) + 1, seed=1)
     usable = len(vectors) - len(vectors) % paths.k
-    errors = np.zeros(len(OUTPUTS))
+    states = calibration_states(version, vectors[:usable], seed=1)
+    columns = graph_columns(version.layout)
+    errors = np.zeros(len(columns))
     with tempfile.TemporaryDirectory() as tmp:
         data, witness = Path(tmp) / "input.json", Path(tmp) / "witness.json"
         for start in range(0, usable, paths.k):
             batch = vectors[start:start + paths.k]
-            write_json(data, {"input_data": [row.tolist() for row in batch]})
+            state = None if states is None else states[start:start + paths.k]
+            write_json(data, input_data(batch, state))
             try:
                 produced = ezkl.gen_witness(str(data), str(paths.compiled), str(witness))
             except RuntimeError as error:
                 raise WitnessError(f"calibration window rejected by the circuit {paths.compiled}: {error}") from error
-            decoded = decode_outputs(produced["outputs"][0], paths.k, int(settings["model_output_scales"][0]))
-            errors = np.maximum(errors, np.abs(decoded - version.predict(batch)).max(axis=0) * BPS)
-    return {"samples": usable, "max_abs_error_bps": {n: round(float(e), 4) for n, e in zip(OUTPUTS, errors)}}
+            decoded = decode_outputs(produced["outputs"][0], paths.k, int(settings["model_output_scales"][0]),
+                                     version.layout)
+            errors = np.maximum(errors, np.abs(decoded - version.predict(batch, state)).max(axis=0) * BPS)
+    return {"samples": usable, "max_abs_error_bps": {n: round(float(e), 4) for n, e in zip(columns, errors)}}
 
 
 def _export_if_changed(version: ModelVersion, paths: CircuitPaths) -> bool:
@@ -258,6 +281,14 @@ def _compile(paths: CircuitPaths) -> None:
     paths.cache.mkdir(parents=True, exist_ok=True)
     if not ezkl.compile_circuit(str(paths.onnx), str(paths.compiled), str(paths.settings)):
         raise ProverError(f"ezkl compile_circuit failed for {paths.onnx}")
+
+
+def circuits_root(version: ModelVersion, k: int) -> Path:
+    """The circuits folder to build `version` over K markets in: the repository's `circuits/` where it
+    has this circuit (settings, calibration data and manifest committed), else a generated one in the
+    ignored cache, so a benchmark or report over other batch sizes leaves the working tree clean."""
+    committed = CircuitPaths.for_version(version.model_id, version.version, k, CIRCUITS_DIR).manifest.exists()
+    return CIRCUITS_DIR if committed else cache_root() / "circuits"
 
 
 def build_circuit(version: ModelVersion, k: int = 1, plan: CalibrationPlan = PRODUCTION_PLAN,

@@ -2,6 +2,10 @@
 
 Nothing here downloads. The npm packages pinned in package.json provide the compiler and the chain;
 `install_solc_shim` makes py-solc-x (and so `ape compile`) find the compiler where it looks.
+
+The compiler folder belongs to the checkout (`.zkrisk/solcx/`, ignored by git) rather than the user's
+`~/.solcx`: a shared folder holds one launcher, pointing at whichever checkout wrote it last, so one
+checkout's tests would repoint another's compiler and deleting a checkout would break the others.
 """
 
 from __future__ import annotations
@@ -20,19 +24,31 @@ from prover.errors import ToolchainError
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NODE_BIN = REPO_ROOT / "node_modules" / ".bin"
 SOLC_SHIM_SCRIPT = REPO_ROOT / "scripts" / "solc-shim.js"
+SOLCX_FOLDER = REPO_ROOT / ".zkrisk" / "solcx"
 SOLC_VERSION = "0.8.37"
 EVM_VERSION = "cancun"
 MAX_RUNTIME_CODE_BYTES = 24_576  # EIP-170
 
 
 def solcx_folder() -> Path:
-    """Where py-solc-x looks for compilers: $SOLCX_BINARY_PATH, else ~/.solcx."""
-    configured = os.environ.get("SOLCX_BINARY_PATH")
-    return Path(configured) if configured else Path.home() / ".solcx"
+    """This checkout's compiler folder, where py-solc-x is told to look (see `use_project_solcx`)."""
+    return SOLCX_FOLDER
+
+
+def use_project_solcx() -> None:
+    """Point py-solc-x (read by ape-solidity at compile time) at this checkout's compiler folder.
+
+    Overrides an inherited $SOLCX_BINARY_PATH: a value from another checkout's environment is exactly
+    the cross-checkout dependence the folder exists to avoid. Cheap and side-effect free otherwise, so
+    entry points call it on import, before anything compiles.
+    """
+    os.environ["SOLCX_BINARY_PATH"] = str(SOLCX_FOLDER)
 
 
 def install_solc_shim() -> Path:
-    """Write the `solc-v<version>` launcher py-solc-x expects; idempotent, points at this checkout."""
+    """Write the `solc-v<version>` launcher py-solc-x expects into this checkout's compiler folder and
+    point py-solc-x there; idempotent."""
+    use_project_solcx()
     if not (REPO_ROOT / "node_modules" / "solc").is_dir():
         raise ToolchainError("npm package solc is missing: run `npm ci` (or `make setup`) in the repository root")
     node = shutil.which("node")

@@ -14,6 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ape_isolation import follow_reverts
+from contract_build import ensure_fresh_build
+from module_order import ENV_VAR as ORDER_VAR
+from module_order import order_modules
 from prover.toolchain import ensure_node_tools_on_path, install_solc_shim
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -22,6 +26,23 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 ensure_node_tools_on_path()
 install_solc_shim()
 os.environ.setdefault("ZKRISK_CACHE", str(REPO_ROOT / ".zkrisk" / "test-cache"))
+# Before anything compiles: a changed import rebuilds every contract, not only the changed file.
+ensure_fresh_build(REPO_ROOT, REPO_ROOT / ".build")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"module order: {os.environ.get(ORDER_VAR, 'file')} ({ORDER_VAR})"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    items[:] = order_modules(items, os.environ.get(ORDER_VAR, "file"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _contract_caches_follow_reverts():
+    with pytest.MonkeyPatch.context() as patch:
+        follow_reverts(patch)
+        yield
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -60,20 +81,28 @@ def eth_vector(production_version) -> np.ndarray:
     return production_version.input_vector("ETH")
 
 
+def initial_state(k: int) -> np.ndarray:
+    """The lending layout's initial policy state for k markets (what a first update steps from)."""
+    from models.spec import LENDING
+
+    return np.array([LENDING.initial_state] * k)
+
+
 @pytest.fixture(scope="session")
 def proved_update(circuit_k1, btc_vector):
-    """A real proof of one BTC update (latest bundled window)."""
+    """A real proof of one BTC update (latest bundled window), a first update (initial state)."""
     from prover.proving import prove
 
-    return prove(circuit_k1, btc_vector[None, :])
+    return prove(circuit_k1, btc_vector[None, :], initial_state(1))
 
 
 @pytest.fixture(scope="session")
 def proved_batch(circuit_k2, btc_vector, eth_vector):
-    """A real batched proof: BTC and ETH in one proof (instances: 2 hashes, then 2 x 5 outputs)."""
+    """A real batched proof: BTC and ETH in one proof, both first updates (instances: 2 window hashes,
+    the state hash, then per market 5 outputs and 2 passed-through state values)."""
     from prover.proving import prove
 
-    return prove(circuit_k2, np.stack([btc_vector, eth_vector]))
+    return prove(circuit_k2, np.stack([btc_vector, eth_vector]), initial_state(2))
 
 
 @pytest.fixture(scope="session")

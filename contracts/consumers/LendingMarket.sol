@@ -8,11 +8,12 @@ import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {AggregatorV3Interface} from "../interfaces/AggregatorV3Interface.sol";
 import {ILendingMarket} from "../interfaces/ILendingMarket.sol";
 import {IRiskOracle} from "../interfaces/IRiskOracle.sol";
+import {RiskLayouts} from "../libraries/RiskLayouts.sol";
 
 /// @title LendingMarket
-/// @notice Reference consumer of the RiskOracle (see ILendingMarket).
+/// @notice Reference consumer of the risk oracle (see ILendingMarket).
 /// @dev Lenders fund the market by transferring debt tokens to it; interest is out of scope here: the
-///      point is how a protocol sizes collateral and liquidates with proved parameters.
+///      point is how a protocol sizes borrows and liquidates with proved parameters.
 contract LendingMarket is ILendingMarket {
     using SafeERC20 for IERC20;
 
@@ -25,10 +26,14 @@ contract LendingMarket is ILendingMarket {
     AggregatorV3Interface public immutable PRICE_FEED;
     /// @notice Oldest accepted price, in seconds.
     uint256 public immutable MAX_PRICE_AGE;
-    uint256 public immutable FALLBACK_COLLATERAL_RATIO;
+    uint256 public immutable FALLBACK_MAX_LTV;
     uint256 public immutable FALLBACK_LIQUIDATION_THRESHOLD;
     /// @notice Extra collateral a liquidator receives, WAD (0.05e18 = 5%).
     uint256 public immutable LIQUIDATION_BONUS;
+    /// @notice Least gap between the LT and the max LTV the market accepts from the oracle, WAD.
+    uint256 public immutable MIN_BUFFER;
+    /// @notice How long after the oracle's values went stale liquidations still use its last good LT.
+    uint256 public immutable GRACE_PERIOD;
     uint256 private immutable PRICE_SCALE;
 
     mapping(address account => Position) private _positions;
@@ -40,18 +45,15 @@ contract LendingMarket is ILendingMarket {
         IERC20 debtToken,
         AggregatorV3Interface priceFeed,
         uint256 maxPriceAge,
-        uint256 fallbackCollateralRatio,
+        uint256 fallbackMaxLtv,
         uint256 fallbackLiquidationThreshold,
-        uint256 liquidationBonus
+        uint256 liquidationBonus,
+        uint256 minBuffer,
+        uint256 gracePeriod
     ) {
         if (IERC20Metadata(address(collateralToken)).decimals() != 18) revert UnsupportedToken(address(collateralToken));
         if (IERC20Metadata(address(debtToken)).decimals() != 18) revert UnsupportedToken(address(debtToken));
-        // A fallback must be safe on its own: CR >= 100%, 0 < LT <= 100%, and the liquidation bonus
-        // paid out of collateral must not exceed what LT leaves as a margin.
-        if (
-            fallbackCollateralRatio < WAD || fallbackLiquidationThreshold == 0 || fallbackLiquidationThreshold > WAD
-                || liquidationBonus >= WAD
-        ) revert InvalidFallback();
+        if (!_sane(fallbackMaxLtv, fallbackLiquidationThreshold, liquidationBonus, minBuffer)) revert InvalidFallback();
         uint8 feedDecimals = priceFeed.decimals();
         if (feedDecimals > 18) revert UnsupportedToken(address(priceFeed));
         ORACLE = oracle;
@@ -60,9 +62,11 @@ contract LendingMarket is ILendingMarket {
         DEBT_TOKEN = debtToken;
         PRICE_FEED = priceFeed;
         MAX_PRICE_AGE = maxPriceAge;
-        FALLBACK_COLLATERAL_RATIO = fallbackCollateralRatio;
+        FALLBACK_MAX_LTV = fallbackMaxLtv;
         FALLBACK_LIQUIDATION_THRESHOLD = fallbackLiquidationThreshold;
         LIQUIDATION_BONUS = liquidationBonus;
+        MIN_BUFFER = minBuffer;
+        GRACE_PERIOD = gracePeriod;
         PRICE_SCALE = 10 ** (18 - feedDecimals);
     }
 
@@ -81,8 +85,8 @@ contract LendingMarket is ILendingMarket {
         if (amount > position.collateral) revert InsufficientCollateralBalance(position.collateral, amount);
         position.collateral -= amount;
         if (position.debt != 0) {
-            (uint256 cr,,) = riskParameters();
-            _requireCollateralized(position, cr);
+            (uint256 maxLtv,) = borrowParameters();
+            _requireCollateralized(position, maxLtv);
         }
         _positions[msg.sender].collateral = position.collateral;
         emit CollateralWithdrawn(msg.sender, amount);
@@ -94,10 +98,10 @@ contract LendingMarket is ILendingMarket {
         if (amount == 0) revert ZeroAmount();
         Position memory position = _positions[msg.sender];
         position.debt += amount;
-        (uint256 cr,, bool usedFallback) = riskParameters();
-        _requireCollateralized(position, cr);
+        (uint256 maxLtv, Source source) = borrowParameters();
+        _requireCollateralized(position, maxLtv);
         _positions[msg.sender].debt = position.debt;
-        emit Borrowed(msg.sender, amount, cr, usedFallback);
+        emit Borrowed(msg.sender, amount, maxLtv, source);
         DEBT_TOKEN.safeTransfer(msg.sender, amount);
     }
 
@@ -116,24 +120,33 @@ contract LendingMarket is ILendingMarket {
         if (amount == 0) revert ZeroAmount();
         Position memory position = _positions[account];
         if (amount > position.debt) revert RepayExceedsDebt(position.debt, amount);
-        (, uint256 lt, bool usedFallback) = riskParameters();
+        (uint256 lt, Source source) = liquidationParameters();
         uint256 price = _price();
         if (!_liquidatable(position, lt, price)) revert NotLiquidatable(account);
         // Collateral worth amount * (1 + bonus) at the feed price, capped by what the account holds.
         uint256 seized = Math.min(Math.mulDiv(amount, WAD + LIQUIDATION_BONUS, price), position.collateral);
         _positions[account] = Position({collateral: position.collateral - seized, debt: position.debt - amount});
-        emit Liquidated(account, msg.sender, amount, seized, lt, usedFallback);
+        emit Liquidated(account, msg.sender, amount, seized, lt, source);
         DEBT_TOKEN.safeTransferFrom(msg.sender, address(this), amount);
         COLLATERAL_TOKEN.safeTransfer(msg.sender, seized);
     }
 
     /// @inheritdoc ILendingMarket
-    function riskParameters() public view returns (uint256 collateralRatio, uint256 liquidationThreshold, bool usedFallback) {
-        if (ORACLE.paused() || ORACLE.isStale(MARKET_ID)) {
-            return (FALLBACK_COLLATERAL_RATIO, FALLBACK_LIQUIDATION_THRESHOLD, true);
+    function borrowParameters() public view returns (uint256 maxLtv, Source source) {
+        (uint256 oracleLtv, uint256 oracleLt, bool sane) = _oracleValues();
+        if (sane && !ORACLE.paused() && !ORACLE.isStale(MARKET_ID, RiskLayouts.LENDING)) {
+            return (oracleLtv, Source.ORACLE);
         }
-        IRiskOracle.RiskParameters memory p = ORACLE.getRiskParameters(MARKET_ID);
-        return (p.collateralRatio, p.liquidationThreshold, false);
+        // Never lend above what the LT in force would liquidate at once.
+        (uint256 lt,) = _liquidationThreshold(oracleLt, sane);
+        uint256 cap = lt > MIN_BUFFER ? lt - MIN_BUFFER : 0;
+        return (Math.min(FALLBACK_MAX_LTV, cap), Source.FALLBACK);
+    }
+
+    /// @inheritdoc ILendingMarket
+    function liquidationParameters() public view returns (uint256 liquidationThreshold, Source source) {
+        (, uint256 oracleLt, bool sane) = _oracleValues();
+        return _liquidationThreshold(oracleLt, sane);
     }
 
     /// @inheritdoc ILendingMarket
@@ -148,14 +161,32 @@ contract LendingMarket is ILendingMarket {
 
     /// @inheritdoc ILendingMarket
     function isLiquidatable(address account) external view returns (bool) {
-        (, uint256 lt,) = riskParameters();
+        (uint256 lt,) = liquidationParameters();
         return _liquidatable(_positions[account], lt, _price());
     }
 
-    function _requireCollateralized(Position memory position, uint256 collateralRatio) private view {
-        uint256 value = Math.mulDiv(position.collateral, _price(), WAD);
-        uint256 required = Math.mulDiv(position.debt, collateralRatio, WAD, Math.Rounding.Ceil);
-        if (value < required) revert InsufficientCollateral(value, required);
+    /// @dev The oracle's max LTV and LT for this market and whether they pass the sanity checks. A pause
+    ///      does not make values insane: they stay the last good ones.
+    function _oracleValues() private view returns (uint256 maxLtv, uint256 lt, bool sane) {
+        (uint256[] memory values, uint64 observedAt,,) = ORACLE.getParameters(MARKET_ID, RiskLayouts.LENDING);
+        maxLtv = values[RiskLayouts.LENDING_MAX_LTV];
+        lt = values[RiskLayouts.LENDING_LT];
+        sane = observedAt != 0 && _sane(maxLtv, lt, LIQUIDATION_BONUS, MIN_BUFFER)
+            && block.timestamp <= uint256(observedAt) + ORACLE.timing().stalenessPeriod + GRACE_PERIOD;
+    }
+
+    /// @dev The oracle's LT while it is sane and within the grace period after going stale, else the fallback.
+    function _liquidationThreshold(uint256 oracleLt, bool sane) private view returns (uint256, Source) {
+        return sane ? (oracleLt, Source.ORACLE) : (FALLBACK_LIQUIDATION_THRESHOLD, Source.FALLBACK);
+    }
+
+    function _sane(uint256 maxLtv, uint256 lt, uint256 bonus, uint256 buffer) private pure returns (bool) {
+        return maxLtv != 0 && lt <= WAD && lt >= maxLtv + buffer && Math.mulDiv(lt, WAD + bonus, WAD) <= WAD;
+    }
+
+    function _requireCollateralized(Position memory position, uint256 maxLtv) private view {
+        uint256 allowed = Math.mulDiv(Math.mulDiv(position.collateral, _price(), WAD), maxLtv, WAD);
+        if (position.debt > allowed) revert InsufficientCollateral(position.debt, allowed);
     }
 
     function _liquidatable(Position memory position, uint256 liquidationThreshold, uint256 price)

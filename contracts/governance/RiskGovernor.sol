@@ -17,7 +17,8 @@ import {IRiskOracle} from "../interfaces/IRiskOracle.sol";
 /// @notice OpenZeppelin Governor (ERC20Votes, simple counting, quorum fraction) executing through a
 ///         TimelockController that holds the oracle's GOVERNANCE_ROLE; adds proved parameter proposals.
 /// @dev The governor must be the timelock's only proposer: otherwise an unproven
-///      `applyGovernanceUpdate` could reach the timelock around `propose`'s check.
+///      `applyGovernanceUpdate` could reach the timelock around `propose`'s check. See IRiskGovernor for
+///      what the filter covers.
 contract RiskGovernor is
     IRiskGovernor,
     Governor,
@@ -50,13 +51,12 @@ contract RiskGovernor is
 
     /// @inheritdoc IRiskGovernor
     function proposeRiskUpdate(
-        ProvedUpdate calldata update,
-        IRiskOracle.RiskUpdate[] calldata proposed,
+        IRiskOracle.ProvedUpdate calldata update,
+        IRiskOracle.MarketUpdate[] calldata proposed,
         string calldata description
     ) external returns (uint256 proposalId) {
-        // Reverts with the oracle's own error when the proof, commitment, epoch or model is not valid now.
-        IRiskOracle.RiskUpdate[] memory proved =
-            ORACLE.verifyUpdate(update.modelId, update.marketIds, update.epochs, update.proof, update.instances);
+        // Reverts with the oracle's own error when the proof, signatures, epoch, state or model is not valid now.
+        IRiskOracle.MarketUpdate[] memory proved = ORACLE.verifyUpdate(update);
         if (proved.length != proposed.length) revert ProposedCountMismatch(proved.length, proposed.length);
         for (uint256 i = 0; i < proved.length; ++i) {
             if (keccak256(abi.encode(proved[i])) != keccak256(abi.encode(proposed[i]))) {
@@ -64,7 +64,7 @@ contract RiskGovernor is
             }
         }
         (address[] memory targets, uint256[] memory values, bytes[] memory calldatas) =
-            riskUpdateActions(update.modelId, proposed);
+            riskUpdateActions(update.modelId, proposed, update.signatures);
         // super.propose skips this contract's unproven-change filter and keeps Governor's own checks
         // (proposal threshold, description restriction).
         proposalId = super.propose(targets, values, calldatas, description);
@@ -74,31 +74,40 @@ contract RiskGovernor is
     }
 
     /// @inheritdoc IRiskGovernor
-    function riskUpdateActions(uint32 modelId, IRiskOracle.RiskUpdate[] calldata proposed)
-        public
-        view
-        returns (address[] memory targets, uint256[] memory values, bytes[] memory calldatas)
-    {
+    function riskUpdateActions(
+        uint32 modelId,
+        IRiskOracle.MarketUpdate[] calldata proposed,
+        IRiskOracle.Signature[] calldata signatures
+    ) public view returns (address[] memory targets, uint256[] memory values, bytes[] memory calldatas) {
         targets = new address[](1);
         values = new uint256[](1);
         calldatas = new bytes[](1);
         targets[0] = address(ORACLE);
-        calldatas[0] = abi.encodeCall(IRiskOracle.applyGovernanceUpdate, (modelId, proposed));
+        calldatas[0] = abi.encodeCall(IRiskOracle.applyGovernanceUpdate, (modelId, proposed, signatures));
     }
 
-    /// @notice Ordinary proposals; refuses any that would apply parameters without a proof.
+    /// @notice Ordinary proposals; refuses any that would apply parameters without a proof, directly or
+    ///         relayed through the timelock's scheduling functions.
     function propose(
         address[] memory targets,
         uint256[] memory values,
         bytes[] memory calldatas,
         string memory description
     ) public override returns (uint256) {
+        address timelock = timelock();
         for (uint256 i = 0; i < targets.length; ++i) {
-            if (targets[i] == address(ORACLE) && _selector(calldatas[i]) == IRiskOracle.applyGovernanceUpdate.selector) {
-                revert UnprovenParameterChange();
-            }
+            bytes4 selector = _selector(calldatas[i]);
+            if (
+                (targets[i] == address(ORACLE) && selector == IRiskOracle.applyGovernanceUpdate.selector)
+                    || (targets[i] == timelock && _isRelay(selector))
+            ) revert UnprovenParameterChange();
         }
         return super.propose(targets, values, calldatas, description);
+    }
+
+    function _isRelay(bytes4 selector) private pure returns (bool) {
+        return selector == TimelockController.schedule.selector || selector == TimelockController.scheduleBatch.selector
+            || selector == TimelockController.execute.selector || selector == TimelockController.executeBatch.selector;
     }
 
     function _selector(bytes memory data) private pure returns (bytes4 selector) {

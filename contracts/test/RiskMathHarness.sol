@@ -3,48 +3,37 @@ pragma solidity ^0.8.24;
 
 import {IRiskOracle} from "../interfaces/IRiskOracle.sol";
 import {Guardrails} from "../libraries/Guardrails.sol";
-import {RiskInstances} from "../libraries/RiskInstances.sol";
+import {RiskRecords} from "../libraries/RiskRecords.sol";
 
-/// @notice Test-only: exposes the instance layout and guardrail math so tests compare them with
-///         models/spec.py and with property-based reference implementations.
+/// @notice Test-only: exposes the guard and record math so tests compare them with models/spec.py and
+///         models/protocol/guards.py and with property-based reference implementations.
 contract RiskMathHarness {
-    function outputCount() external pure returns (uint256) {
-        return RiskInstances.OUTPUT_COUNT;
+    function isValidGuard(IRiskOracle.Guard calldata guard) external pure returns (bool) {
+        return Guardrails.isValid(guard);
     }
 
-    function fieldModulus() external pure returns (uint256) {
-        return RiskInstances.FIELD_MODULUS;
-    }
-
-    function maxOutputFelt() external pure returns (uint256) {
-        return RiskInstances.MAX_OUTPUT_FELT;
-    }
-
-    function instanceCount(uint256 k) external pure returns (uint256) {
-        return RiskInstances.instanceCount(k);
-    }
-
-    function feltToWad(uint256 felt, uint8 outputScale) external pure returns (uint256) {
-        return RiskInstances.feltToWad(felt, outputScale);
-    }
-
-    function outputFelt(uint256[] calldata instances, uint256 k, uint256 i, uint256 j)
+    function checkGuard(IRiskOracle.Guard calldata guard, uint256 value, bool hasPrevious, uint256 previous, uint8 scale)
         external
         pure
-        returns (uint256)
+        returns (uint8)
     {
-        return RiskInstances.outputFelt(instances, k, i, j);
+        return uint8(Guardrails.check(Guardrails.pack(guard), value, hasPrevious, previous, scale));
     }
 
-    function withinBounds(IRiskOracle.ParameterGuard calldata guard, uint256 value) external pure returns (bool) {
-        return Guardrails.withinBounds(guard, value);
+    function packGuard(IRiskOracle.Guard calldata guard) external pure returns (IRiskOracle.Guard memory) {
+        return Guardrails.unpack(Guardrails.pack(guard));
     }
 
-    function withinChange(IRiskOracle.ParameterGuard calldata guard, uint256 previous, uint256 value)
+    function packRecord(uint32 modelId, uint64 epoch, uint64 observedAt, uint256[] calldata values)
         external
         pure
-        returns (bool)
+        returns (uint32, uint64, uint64, uint256[] memory unpacked)
     {
-        return Guardrails.withinChange(guard, previous, value);
+        (uint256 head, uint256 tail) = RiskRecords.pack(modelId, epoch, observedAt, values);
+        unpacked = new uint256[](values.length);
+        for (uint256 i = 0; i < values.length; ++i) {
+            unpacked[i] = RiskRecords.value(head, tail, i);
+        }
+        return (RiskRecords.modelId(head), RiskRecords.epoch(head), RiskRecords.observedAt(head), unpacked);
     }
 }

@@ -3,7 +3,7 @@
 `models.train.walk_forward` refits a version's forecaster (from its model card's train_config) and
 every baseline at each yearly fold start from `start`, and forecasts each fold one day ahead. That
 takes a while, so the forecasts are stored under `.zkrisk/forecasts/` (ignored), in a file named by
-the hash of everything they depend on: the version's train config and mapping, the fold start, the
+the hash of everything they depend on: the version's train config, the fold start, the
 bundled hourly files' sha256 and this module's format version. Changing any input misses the cache.
 """
 
@@ -19,26 +19,31 @@ import torch
 
 from models.baselines import VolForecast
 from models.data import DATA_DIR, HOURLY_FILES
-from models.versions import load_version, sha256_file
+from models.versions import load_card, sha256_file
 
 #: First fold start: 2020 gives the 2020-03 stress window forecasts (training from 2018-01).
 FORECAST_START = "2020-01-01"
 CACHE_DIR = Path(__file__).resolve().parents[2] / ".zkrisk" / "forecasts"
 #: Bump when what is stored, or how it is computed, changes.
-FORMAT = 1
+FORMAT = 2
 
 Forecasts = dict[str, dict[str, VolForecast]]
 
 
+def policy_forecast_name(model_id: str) -> str:
+    """Key of a model's calendar-free forecasts (what its policy reads) among the forecasts."""
+    return f"{model_id}@weekday"
+
+
 def walk_forward_forecasts(model_id: str, version: str, start: str = FORECAST_START,
                            cache_dir: Path = CACHE_DIR) -> Forecasts:
-    """market → model name (the version's `model_id` and the baselines) → one-day forecasts from `start`."""
+    """market → model name (the version's `model_id`, its calendar-free `policy_forecast_name` and the
+    baselines) → one-day forecasts from `start`."""
     from models.train import ForecasterConfig, walk_forward
 
-    stored = load_version(model_id, version)
-    config = ForecasterConfig.from_dict(stored.card["train_config"])
-    key = {"format": FORMAT, "model": [model_id, version], "train_config": config.to_dict(),
-           "mapping": stored.mapping.to_dict(), "start": start,
+    card = load_card(model_id, version)
+    config = ForecasterConfig.from_dict(card["train_config"])
+    key = {"format": FORMAT, "model": [model_id, version], "train_config": config.to_dict(), "start": start,
            "data": {m: sha256_file(DATA_DIR / HOURLY_FILES[m]) for m in config.markets}}
     path = cache_dir / f"walk-forward-{hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]}.npz"
     if path.exists():
@@ -46,10 +51,11 @@ def walk_forward_forecasts(model_id: str, version: str, start: str = FORECAST_ST
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the networks are tiny; one thread is faster and reproducible
     try:
-        backtest = walk_forward(config, model_id, config.markets, stored.mapping, start)
+        backtest = walk_forward(config, model_id, config.markets, start)
     finally:
         torch.set_num_threads(threads)
-    forecasts = {m: dict(b.forecasts) for m, b in backtest.markets.items()}
+    forecasts = {m: {**b.forecasts, policy_forecast_name(model_id): b.policy_forecast}
+                 for m, b in backtest.markets.items()}
     _write(path, forecasts, key)
     return forecasts
 

@@ -23,7 +23,9 @@ import pandas as pd
 
 from models.baselines import VolForecast
 from models.mapping import MappingConfig
-from models.protocol.guards import ROUND1_GUARDS, Guards, NoGuards
+from models.policy import PolicyConfig
+from models.protocol.guards import ROUND1_GUARDS, Guard, Guards, LayoutGuards, NoGuards
+from models.spec import LENDING
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,43 @@ class MappingPolicy:
 
     def propose(self, day: pd.Timestamp, stored: Stored | None) -> Mapping[str, float] | None:
         return self._rows.get(day)
+
+
+def layout_guards(config: PolicyConfig) -> LayoutGuards:
+    """The oracle guards a stepped policy's deployment sets (`PolicyConfig.guards`)."""
+    return LayoutGuards({name: Guard(*bp) for name, bp in config.guards().items()})
+
+
+@dataclass(frozen=True)
+class SteppedPolicy:
+    """The proved policy (`models.policy`) on a model's walk-forward forecasts: publishes the
+    calendar forecasts and steps max LTV and LT from the stored state (the layout's initial state
+    before a first update), rounded to the circuit's input scale as the proof reads it, on the
+    calendar-free ES99 forecast."""
+
+    name: str
+    forecasts: VolForecast
+    risk: VolForecast
+    config: PolicyConfig
+    #: fraction bits of the circuit's inputs (its manifest's `input_scale`): the state enters rounded to them
+    input_scale: int
+    guards: Guards = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "guards", layout_guards(self.config))
+        if not self.forecasts.index.equals(self.risk.index):
+            raise ValueError("forecasts and the policy's risk forecasts must cover the same days")
+
+    def propose(self, day: pd.Timestamp, stored: Stored | None) -> Mapping[str, float] | None:
+        i = self.forecasts.index.get_indexer([day])[0]
+        if i < 0:
+            return None
+        state = dict(zip(LENDING.state, LENDING.initial_state)) if stored is None else stored.values
+        unit = 2.0 ** self.input_scale
+        max_ltv, lt = self.config.step(self.risk.es99[i] / 100, round(state["max_ltv"] * unit) / unit,
+                                       round(state["lt"] * unit) / unit)
+        return {"vol": float(self.forecasts.vol[i] / 100), "var99": float(self.forecasts.var99[i] / 100),
+                "es99": float(self.forecasts.es99[i] / 100), "max_ltv": max_ltv, "lt": lt}
 
 
 STATIC_POLICY = "static-aave"

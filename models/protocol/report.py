@@ -223,27 +223,42 @@ def market_bars(market: str) -> pd.DataFrame:
     return pd.concat(hourly_segments(market))
 
 
-def protocol_backtest(markets: Sequence[str], model_id: str, version: str, start: str = FORECAST_START,
-                      extra_policies: Mapping[str, Sequence[LendingPolicy]] | None = None,
-                      shipped: str | None = None, config: SimulationConfig = SimulationConfig(),
-                      rules: MarketRules = MarketRules(), months: Iterable[str] = STRESS_WINDOWS,
-                      cache_dir: Path = CACHE_DIR) -> ProtocolBacktest:
-    """The baselines (static-aave and the mappings of `model_id@version`'s and the baselines'
-    walk-forward forecasts from `start`) and `extra_policies[market]` on each market's bundled bars."""
+#: Round 1's forecaster, whose raw mapping is the "today" reference.
+RAW_MODEL = ("har-mlp", "1.0.0")
+
+
+def shipped_policies(model_id: str, version: str, forecasts: dict) -> dict[str, LendingPolicy]:
+    """The proved policy of a lending version on its walk-forward forecasts, one per market."""
+    from models.protocol.forecasts import policy_forecast_name
+    from models.protocol.policies import SteppedPolicy
     from models.versions import load_version
 
-    mapping: MappingConfig = load_version(model_id, version).mapping
-    forecasts = walk_forward_forecasts(model_id, version, start, cache_dir)
+    stored = load_version(model_id, version)
+    manifest = json.loads((stored.directory / "k1" / "manifest.json").read_text())
+    return {m: SteppedPolicy(f"{model_id}@{version}", forecasts[m][model_id], forecasts[m][policy_forecast_name(model_id)],
+                             stored.policy[m], int(manifest["input_scale"])) for m in forecasts}
+
+
+def protocol_backtest(markets: Sequence[str], model_id: str, version: str, start: str = FORECAST_START,
+                      extra_policies: Mapping[str, Sequence[LendingPolicy]] | None = None,
+                      config: SimulationConfig = SimulationConfig(), rules: MarketRules = MarketRules(),
+                      months: Iterable[str] = STRESS_WINDOWS, cache_dir: Path = CACHE_DIR) -> ProtocolBacktest:
+    """The shipped policy of the lending version `model_id@version` (on its walk-forward forecasts
+    from `start`) against the baselines (static-aave, round 1's raw mapping of har-mlp 1.0.0's
+    forecasts, the EWMA and GARCH mappings) and `extra_policies[market]`, on each market's bundled bars."""
+    from models.versions import load_card
+
+    mapping = MappingConfig(**load_card(*RAW_MODEL)["mapping"])
+    raw = walk_forward_forecasts(*RAW_MODEL, start, cache_dir)
+    shipped = shipped_policies(model_id, version, walk_forward_forecasts(model_id, version, start, cache_dir))
     out = {}
     for market in (m.upper() for m in markets):
         bars = market_bars(market)
         days = pd.date_range(pd.Timestamp(start, tz="UTC"), bars.index[-1].floor("1D"), freq="1D")
-        policies = baseline_policies(market, forecasts[market], mapping, raw_model=model_id)
+        policies = [shipped[market], *baseline_policies(market, raw[market], mapping, raw_model=RAW_MODEL[0])]
         policies += list((extra_policies or {}).get(market, ()))
-        if shipped is not None and shipped not in {p.name for p in policies}:
-            raise ValueError(f"shipped policy {shipped!r} is not among {[p.name for p in policies]}")
         out[market] = run_market(market, policies, bars, days, config, rules, months)
     sources = {"static-aave": {m: AAVE_V3[m].source for m in out},
-               "forecasts": f"walk-forward out-of-sample, yearly folds from {start}, {model_id}@{version} "
-                            "and the baselines"}
-    return ProtocolBacktest(out, shipped, config, rules, sources)
+               "forecasts": f"walk-forward out-of-sample, yearly folds from {start}: {model_id}@{version} "
+                            f"(shipped policy), {RAW_MODEL[0]}@{RAW_MODEL[1]} and the baselines (mappings)"}
+    return ProtocolBacktest(out, f"{model_id}@{version}", config, rules, sources)

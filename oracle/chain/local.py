@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 from urllib.parse import urlparse
 
 import requests
@@ -24,6 +25,7 @@ from models.spec import MARKETS, OUTPUTS, WAD
 from models.versions import ModelVersion
 from oracle.chain.deploy import DEFAULT_GUARDRAILS, Guardrail, ModelConfig, Timing, deploy_system, project, register_model
 from oracle.errors import ConfigurationError
+from oracle.lifecycle import stop_process
 from oracle.runtime import ProverRuntime
 from oracle.services import DEV_DEPLOYER, DEV_PUBLISHERS, DEV_QUORUM
 from prover.evm import vka_words
@@ -69,20 +71,25 @@ def rpc_alive(rpc_url: str) -> bool:
 
 
 def start_anvil(rpc_url: str, state_path: Path, log_path: Path | None = None) -> subprocess.Popen:
-    """Start anvil on the URL's port, its chain kept in `state_path` across restarts."""
+    """Start anvil on the URL's port, its chain kept in `state_path` across restarts; stopped again if
+    it does not come up (or the wait is interrupted)."""
     port = urlparse(rpc_url).port or 8545
     state_path.parent.mkdir(parents=True, exist_ok=True)
-    log = open(log_path or state_path.with_suffix(".log"), "ab")
-    process = subprocess.Popen([str(anvil_executable()), "--port", str(port), "--state", str(state_path),
-                                "--state-interval", "1"], stdout=log, stderr=subprocess.STDOUT)
-    for _ in range(200):
-        if rpc_alive(rpc_url):
-            return process
-        if process.poll() is not None:
-            raise ConfigurationError(f"anvil exited with {process.returncode}; see {log.name}")
-        time.sleep(0.1)
-    process.terminate()
-    raise ConfigurationError(f"anvil did not answer on {rpc_url}")
+    log_path = log_path or state_path.with_suffix(".log")
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen([str(anvil_executable()), "--port", str(port), "--state", str(state_path),
+                                    "--state-interval", "1"], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(200):
+            if rpc_alive(rpc_url):
+                return process
+            if process.poll() is not None:
+                raise ConfigurationError(f"anvil exited with {process.returncode}; see {log_path}")
+            time.sleep(0.1)
+        raise ConfigurationError(f"anvil did not answer on {rpc_url}")
+    except BaseException:
+        stop_process(process)
+        raise
 
 
 def _code_at(rpc_url: str, address: str) -> bool:
@@ -128,12 +135,19 @@ def deploy_local(rpc_url: str, runtime: ProverRuntime, manifest_path: Path) -> d
     return manifest
 
 
-def ensure_local_chain(rpc_url: str, runtime: ProverRuntime, manifest_path: Path,
-                       start: bool = True) -> tuple[dict[str, Any], subprocess.Popen | None]:
-    """anvil up (started when `start` and nothing answers) and the system deployed on it."""
+@contextmanager
+def local_chain(rpc_url: str, runtime: ProverRuntime, manifest_path: Path,
+                start: bool = True) -> Iterator[dict[str, Any]]:
+    """anvil up (started when `start` and nothing answers) and the system deployed on it, for the block;
+    yields the manifest. An anvil started here stops when the block ends: normally, on an error (a
+    failed deployment included) and on a signal made an exception (`oracle.lifecycle`)."""
     process = None
     if not rpc_alive(rpc_url):
         if not start:
             raise ConfigurationError(f"no node at {rpc_url}")
         process = start_anvil(rpc_url, manifest_path.with_name("anvil-state.json"))
-    return deployed(manifest_path, rpc_url) or deploy_local(rpc_url, runtime, manifest_path), process
+    try:
+        yield deployed(manifest_path, rpc_url) or deploy_local(rpc_url, runtime, manifest_path)
+    finally:
+        if process is not None:
+            stop_process(process)

@@ -1,23 +1,25 @@
 """Contract fixtures: named roles, one deployment per session, ape's per-test chain isolation.
 
-The session deployment registers a *placeholder* model (id PLACEHOLDER_MODEL) on the real reusable
-verifier with arbitrary VKA words: every check before proof verification can be exercised with it,
-and no proof can ever verify under it. Tests that need proofs register the real circuit's VKA
-(`real_model`, `real_batch_model`) and use the session's real proofs from tests/conftest.py.
+The session deployment registers *test-verifier* models (contracts/test/TestVerifier.sol, whose answer
+a test can set) for both layouts: every check of the oracle besides the zk proof itself — reports,
+signatures, epochs, state, guards, storage — is exercised with them over any values. Tests that need
+proofs register the real circuits' VKA on EZKL's reusable verifier (`real_model`, `real_batch_model`)
+and use the session's real proofs from tests/conftest.py.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from chain_helpers import (BTC, ETH, GOVERNANCE, PLACEHOLDER_BATCH_MODEL, PLACEHOLDER_MODEL, PLACEHOLDER_VKA,
-                           TIMING)
-from oracle.chain.deploy import DEFAULT_GUARDRAILS, ModelConfig, deploy_system, guardrail_tuples, register_model
+from chain_helpers import (BTC, ETH, GOVERNANCE, START_EPOCH, TEST_BATCH_MODEL, TEST_INPUT_SCALE, TEST_MODEL,
+                           TEST_OPTIONS_MODEL, TIMING, DAY, set_time)
+from models.spec import LENDING, OPTIONS
+from oracle.chain.deploy import ModelConfig, deploy_system, register_model
 
 
 @pytest.fixture(scope="session")
 def owner(accounts):
-    """Deployer; governance and registry admin until a test hands over to the timelock."""
+    """Deployer; governance until a test hands over to the timelock."""
     return accounts[0]
 
 
@@ -58,22 +60,23 @@ def publishers(publisher_a, publisher_b, publisher_c):
 
 
 @pytest.fixture(scope="session")
-def system(owner, publishers, guardian):
-    """The whole system, 2-of-3 publishers, deployer still in charge (hand-over tested separately)."""
-    model = ModelConfig(model_id=PLACEHOLDER_MODEL, output_scale=16, markets=(BTC, ETH),
-                        vka_words=PLACEHOLDER_VKA, label="placeholder: no proof verifies")
-    deployment = deploy_system(owner, publishers, model, quorum=2, guardian=guardian, timing=TIMING,
-                               governance=GOVERNANCE, hand_over=False)
-    register_model(deployment.oracle, ModelConfig(model_id=PLACEHOLDER_BATCH_MODEL, output_scale=16,
-                                                  markets=(BTC, ETH), markets_per_proof=2,
-                                                  vka_words=PLACEHOLDER_VKA),
-                   deployment.verifier, owner)
-    return deployment
+def test_verifier(project, owner):
+    return project.TestVerifier.deploy(sender=owner)
 
 
 @pytest.fixture(scope="session")
-def registry(system):
-    return system.registry
+def system(owner, publishers, guardian, test_verifier, chain):
+    """The whole system, 2-of-3 publishers, deployer still in charge (hand-over tested separately),
+    with test-verifier models: lending K=1 and K=2, options K=1. The clock is at START_EPOCH's day."""
+    set_time(chain, START_EPOCH * DAY + 3_600)
+    models = [ModelConfig(model_id=TEST_MODEL, layout=LENDING, input_scale=TEST_INPUT_SCALE, markets=(BTC, ETH),
+                          verifier=test_verifier.address, label="test verifier, lending K=1"),
+              ModelConfig(model_id=TEST_BATCH_MODEL, layout=LENDING, input_scale=TEST_INPUT_SCALE, markets=(BTC, ETH),
+                          markets_per_proof=2, verifier=test_verifier.address, label="test verifier, lending K=2"),
+              ModelConfig(model_id=TEST_OPTIONS_MODEL, layout=OPTIONS, input_scale=TEST_INPUT_SCALE,
+                          markets=(BTC, ETH), verifier=test_verifier.address, label="test verifier, options K=1")]
+    return deploy_system(owner, publishers, models, quorum=2, guardian=guardian, timing=TIMING,
+                         governance=GOVERNANCE, hand_over=False)
 
 
 @pytest.fixture(scope="session")
@@ -87,8 +90,27 @@ def harness(project, owner):
 
 
 @pytest.fixture(scope="session")
-def oracle_harness(project, owner, system, guardian):
-    """RiskOracle plus an unproven apply path (same sequence and guardrail code), for invariants."""
-    return project.RiskOracleHarness.deploy(system.registry.address, owner.address, guardian.address,
-                                            guardrail_tuples(DEFAULT_GUARDRAILS), TIMING.as_tuple(),
-                                            sender=owner)
+def real_model(system, owner, circuit_k1, vka_k1):
+    """The production circuit (K=1) registered on the reusable verifier as REAL_MODEL."""
+    from chain_helpers import REAL_MODEL
+    from oracle.chain.deploy import deploy_verifier, model_config_for_circuit
+
+    config = model_config_for_circuit(circuit_k1, REAL_MODEL)
+    register_model(system.oracle, config, deploy_verifier(owner), owner)
+    return config
+
+
+@pytest.fixture(scope="session")
+def real_batch_model(system, owner, circuit_k2, vka_k2):
+    from chain_helpers import REAL_BATCH_MODEL
+    from oracle.chain.deploy import deploy_verifier, model_config_for_circuit
+
+    config = model_config_for_circuit(circuit_k2, REAL_BATCH_MODEL)
+    register_model(system.oracle, config, deploy_verifier(owner), owner)
+    return config
+
+
+@pytest.fixture(scope="session")
+def options_math(project, owner):
+    """BlackScholes and PortfolioMargin exposed (OptionsMathHarness)."""
+    return project.OptionsMathHarness.deploy(sender=owner)

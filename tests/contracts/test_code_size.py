@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from options_helpers import deploy_options
 from prover.toolchain import MAX_RUNTIME_CODE_BYTES
 
 pytestmark = pytest.mark.chain
@@ -17,7 +18,8 @@ def test_every_compiled_contract_fits_code_size_limit(project):
         runtime = container.contract_type.runtime_bytecode
         if runtime and runtime.bytecode:
             sizes[container.contract_type.name] = len(bytes.fromhex(runtime.bytecode.removeprefix("0x")))
-    assert {"RiskOracle", "RiskGovernor", "Halo2VerifierReusable", "DataCommitmentRegistry"} <= set(sizes)
+    assert {"RiskOracle", "RiskGovernor", "Halo2VerifierReusable", "DataCommitmentRegistry",
+            "OptionsMarginEngine"} <= set(sizes)
     too_big = {name: size for name, size in sizes.items() if size > MAX_RUNTIME_CODE_BYTES}
     assert not too_big
 
@@ -29,3 +31,8 @@ def test_every_deployed_contract_fits_code_size_limit(system, chain):
         address = contract if isinstance(contract, str) else contract.address
         size = len(chain.provider.get_code(address))
         assert 0 < size <= MAX_RUNTIME_CODE_BYTES, (address, size)
+
+
+def test_options_engine_deployed_code_fits_code_size_limit(project, owner, chain):
+    engine = deploy_options(project, owner, chain_id=chain.chain_id).engine
+    assert 0 < len(chain.provider.get_code(engine.address)) <= MAX_RUNTIME_CODE_BYTES

@@ -21,9 +21,11 @@ OUTPUT_VALUES = [0.03, 0.07, 0.09, 0.8, 1.4]  # vol, var99, es99, lt, cr
 
 
 @pytest.fixture
-def committed(registry, publishers, chain):
-    """BTC at EPOCH committed by all three publishers (quorum 2)."""
-    commit_all(registry, publishers, BTC, EPOCH, HASH, chain.blocks.head.timestamp)
+def committed(registry, publishers, chain) -> int:
+    """BTC at EPOCH committed by all three publishers (quorum 2); returns the committed observation time."""
+    observed = chain.blocks.head.timestamp
+    commit_all(registry, publishers, BTC, EPOCH, HASH, observed)
+    return observed
 
 
 def submit(oracle, sender, instances=None, markets=(BTC,), epochs=(EPOCH,), model=PLACEHOLDER_MODEL):
@@ -185,9 +187,9 @@ def test_submit_update_conflicted_commitment_reverts_commitment_not_final(oracle
 
 
 def test_submit_update_old_commitment_reverts_commitment_too_old(oracle, keeper, committed, chain):
-    observed = chain.blocks.head.timestamp
+    # the committed time, not the head's after the commits: a slow machine mines them a second later
     advance(chain, TIMING.max_commitment_age + 1)
-    with ape.reverts(oracle.CommitmentTooOld, marketId=BTC, epoch=EPOCH, observedAt=observed):
+    with ape.reverts(oracle.CommitmentTooOld, marketId=BTC, epoch=EPOCH, observedAt=committed):
         submit(oracle, keeper)
 
 

@@ -34,7 +34,11 @@ from prover.toolchain import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.chain, pytest.mark.timeout(600)]
 
-REDIS_URL = "redis://127.0.0.1:6379/7"
+REDIS_SERVER = "redis://127.0.0.1:6379"
+#: Redis databases a test leases one of (scripts/bench_service.py uses 8): two checkouts' suites on one
+#: machine must never consume each other's Celery tasks or flush each other's queues
+REDIS_TEST_DBS = range(10, 16)
+REDIS_LEASE_KEY = "zkrisk:test-lease"
 POSTGRES_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 #: ETH's bundled data ends first; every test proves an epoch both markets have
 LAST_COMMON = epoch_of(load_daily("ETH").index[-1])
@@ -179,8 +183,7 @@ def postgres_url():
     try:
         admin = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
         admin.connect().close()
-        redis.Redis.from_url(REDIS_URL).ping()
-    except Exception:  # noqa: BLE001 - any failure means the services are not here
+    except Exception:  # noqa: BLE001 - any failure means the service is not here
         pytest.skip("needs PostgreSQL and Redis on localhost (make services)")
     name = f"zkrisk_it_{os.getpid()}"
     with admin.connect() as connection:
@@ -194,12 +197,31 @@ def postgres_url():
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-def test_a_worker_killed_mid_prove_is_taken_over_by_another(chain, postgres_url, tmp_path, epochs):
+@pytest.fixture
+def redis_url():
+    """An empty Redis database leased to this test (the lease expires should the test die)."""
+    token = f"{os.getpid()}:{time.time_ns()}"
+    try:
+        for db in REDIS_TEST_DBS:
+            client = redis.Redis.from_url(f"{REDIS_SERVER}/{db}")
+            if client.set(REDIS_LEASE_KEY, token, nx=True, ex=3600):
+                break
+        else:
+            pytest.fail(f"every test database of Redis ({list(REDIS_TEST_DBS)}) is leased")
+    except redis.ConnectionError:
+        pytest.skip("needs PostgreSQL and Redis on localhost (make services)")
+    # whatever a dead session left queued there goes, atomically with keeping the lease
+    client.pipeline(transaction=True).flushdb().set(REDIS_LEASE_KEY, token, ex=3600).execute()
+    yield f"{REDIS_SERVER}/{db}"
+    client.eval("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0",
+                1, REDIS_LEASE_KEY, token)
+
+
+def test_a_worker_killed_mid_prove_is_taken_over_by_another(chain, postgres_url, redis_url, tmp_path, epochs):
     """Production mode: Celery on Redis, state in PostgreSQL, `zkrisk worker` processes."""
-    redis.Redis.from_url(REDIS_URL).flushdb()
     keys = {"signer_key": dev_account(DEV_SIGNER).key.hex(),
             "publisher_keys": [dev_account(i).key.hex() for i in DEV_PUBLISHERS[:DEV_QUORUM]]}
-    settings = service_settings(chain, postgres_url, broker_url=REDIS_URL, embedded_worker=False,
+    settings = service_settings(chain, postgres_url, broker_url=redis_url, embedded_worker=False,
                                 visibility_timeout=20, stage_lease_seconds=20, recovery_seconds=5, **keys)
     migrate(postgres_url)
     first = spawn(settings, tmp_path / "worker-1.log")

@@ -1,4 +1,5 @@
-"""The shipped forecaster: ONNX parity, ZK-friendly ops only, explanations, and its input vector."""
+"""The shipped models: ONNX parity of the proved graphs, ZK-friendly ops only, explanations, and the
+input vectors from raw bars."""
 
 from __future__ import annotations
 
@@ -12,19 +13,18 @@ import torch
 from models.data import load_hourly
 from models.errors import GapError, InsufficientDataError, MissingValueError
 from models.explain import explain
-from models.export import calibration_vectors, export_onnx
-from models.nets import HARMLP, TemporalConvNet
-from models.versions import load_version
+from models.export import calibration_states, calibration_vectors, export_onnx, input_names
+from models.spec import LENDING, OPTIONS
+from models.versions import OPTIONS_PRODUCTION, PRODUCTION, MarketData, load_version
 
-SHIPPED = ("har-mlp", "1.0.0")
-#: what EZKL proves cheaply: matmul/conv, ReLU, pooling, reshapes and constants; no exp/log/sigmoid
-ZK_FRIENDLY = {"Gemm", "MatMul", "Add", "Sub", "Mul", "Relu", "Conv", "AveragePool", "Concat", "Slice",
-               "Reshape", "Gather", "Constant", "Squeeze", "Unsqueeze", "Transpose", "Shape", "Flatten"}
+#: what EZKL proves cheaply: matmul, ReLU, products, reshapes and constants; no exp/log/sigmoid
+ZK_FRIENDLY = {"Gemm", "MatMul", "Add", "Sub", "Mul", "Relu", "Concat", "Slice", "Reshape", "Gather", "Constant",
+               "Squeeze", "Unsqueeze", "Transpose", "Shape", "Flatten", "Neg"}
 
 
-@pytest.fixture(scope="module")
-def version():
-    return load_version(*SHIPPED)
+@pytest.fixture(scope="module", params=[PRODUCTION, OPTIONS_PRODUCTION], ids=lambda v: v[0])
+def version(request):
+    return load_version(*request.param)
 
 
 @pytest.fixture(scope="module")
@@ -33,88 +33,113 @@ def vectors(version):
 
 
 @pytest.mark.parametrize("k", [1, 2])
-def test_onnx_matches_torch(version, vectors, tmp_path, k):
+def test_onnx_matches_torch_and_uses_zk_friendly_ops_only(version, vectors, tmp_path, k):
     path = export_onnx(version, k, tmp_path / "model.onnx")
-    session = ort.InferenceSession(str(path))
-    batch = vectors[: 32 * k].reshape(32, k, -1)
-    for sample in batch:
-        got = session.run(None, {f"x{i}": sample[i : i + 1].astype(np.float32) for i in range(k)})[0]
-        np.testing.assert_allclose(got, version.predict(sample), atol=1e-6, rtol=0)
-
-
-@pytest.mark.parametrize("forecaster", [HARMLP(22, 8), TemporalConvNet(22, 4, 5)])
-def test_architectures_export_only_zk_friendly_ops(forecaster, tmp_path):
-    from models.mapping import MappingConfig
-    from models.nets import ProvedGraph, RiskModel
-
-    graph = ProvedGraph(RiskModel(forecaster, MappingConfig()), 2).eval()
-    path = tmp_path / "g.onnx"
-    torch.onnx.export(graph, tuple(torch.zeros(1, 46) for _ in range(2)), str(path), opset_version=17, dynamo=False)
     ops = {node.op_type for node in onnx.load(str(path)).graph.node}
     assert ops <= ZK_FRIENDLY, ops - ZK_FRIENDLY
+    session = ort.InferenceSession(str(path))
+    names = input_names(version, k)
+    batch = vectors[: 16 * k].reshape(16, k, -1)
+    for sample in batch:
+        state = calibration_states(version, sample)
+        feeds = {names[i]: sample[i: i + 1].astype(np.float32) for i in range(k)}
+        if state is not None:
+            feeds["state"] = state.astype(np.float32)
+        got = session.run(None, feeds)[0]
+        np.testing.assert_allclose(got, version.predict(sample, state), atol=2e-6, rtol=0)
 
 
-def test_outputs_are_ordered_and_mapped(version, vectors):
-    out = version.predict(vectors)
-    vol, var99, es99, lt, cr = out.T
-    assert np.all(vol > 0) and np.all(var99 > vol) and np.all(es99 > var99)
-    lt_ref, cr_ref = version.mapping.apply(var99, es99)
-    np.testing.assert_allclose(lt, lt_ref, atol=1e-6)
-    np.testing.assert_allclose(cr, cr_ref, atol=1e-6)
+def test_outputs_respect_the_layout(version, vectors):
+    state = calibration_states(version, vectors)
+    out = version.predict(vectors, state)
+    layout = version.layout
+    assert out.shape == (len(vectors), layout.width)
+    values = dict(zip(layout.names, out.T))
+    assert all(np.all(v >= 0) for v in values.values())
+    if layout is LENDING:
+        assert np.all(values["var99"] > values["vol"]) and np.all(values["es99"] > values["var99"])
+        assert np.all(values["lt"] - values["max_ltv"] >= 0.99 * min(p.buffer for p in version.policy.markets.values()))
+        np.testing.assert_allclose(out[:, len(layout.names):], state, atol=1e-6)  # the state passes through
+    else:
+        np.testing.assert_allclose(values["ref_iv"], vectors[:, 2 + 3 * version.window - 1] / 100, rtol=1e-6)
 
 
 def test_card_describes_the_version(version):
     card = version.card
+    assert card["layout"] == version.layout.name and card["outputs"] == list(version.layout.names)
     assert card["parameter_count"] == sum(p.numel() for p in version.model.parameters())
-    assert card["input_size"] == 2 + 2 * card["window"] == len(card["input_layout"])
-    assert card["data"]["BTC"]["last"] == "2025-06-30" and len(card["data"]["BTC"]["sha256"]) == 64
+    assert card["input_size"] == len(card["input_layout"]) == version.input_size
+    assert card["data"]["BTC"]["last"] == "2025-06-30"
+    assert all(len(f["sha256"]) == 64 for f in card["data"]["BTC"]["files"].values())
+
+
+def test_lending_forecaster_beats_every_baseline_with_a_significant_dm_test():
+    card = load_version(*PRODUCTION).card
     for market in ("BTC", "ETH"):
-        scores = card["walk_forward"][market]["scores"]
-        assert scores["har-mlp"]["qlike"] < min(scores[b]["qlike"] for b in ("ewma", "garch", "gjr", "har"))
+        entry = card["walk_forward"][market]
+        scores, dm = entry["scores"], entry["dm_p"]
+        best = min(scores[b]["qlike"] for b in ("ewma", "garch", "gjr", "har"))
+        assert scores[PRODUCTION[0]]["qlike"] <= 0.92 * best  # at least 8% better out of sample
+        assert set(dm) == {"ewma", "garch", "gjr", "har"} and max(dm.values()) < 0.05
 
 
 def test_input_vector_from_hourly_bars(version):
-    frame = version.market_frame("BTC")
     vector = version.input_vector("BTC")
     assert vector[:2].tolist() == [1, (pd.Timestamp("2025-07-01").value // 86_400_000_000_000)]
-    tail = frame.iloc[-version.lookback_bars:]  # one close before the window's first day
-    np.testing.assert_array_equal(version.input_vector("BTC", frame=tail), vector)
+    window = version.window_data("BTC")
+    assert len(window.hourly) == version.lookback_bars
+    np.testing.assert_array_equal(version.input_vector("BTC", data=window), vector)
     with pytest.raises(InsufficientDataError):
-        version.input_vector("BTC", frame=tail.iloc[1:])
-    assert version.bar_interval == pd.Timedelta("1h") and version.validation_rules.max_missing_bars > 0
+        version.input_vector("BTC", data=MarketData(window.hourly.iloc[1:], window.dvol))
     earlier = version.input_vector("BTC", end=pd.Timestamp("2025-06-29", tz="UTC"))
     assert earlier[1] == vector[1] - 1 and earlier[2 + 1] == vector[2]
 
 
 def test_input_vector_rejects_bad_bars(version):
     frame = load_hourly("ETH").loc["2025-05-01":].copy()
-    holed = frame.drop(frame.index[100:120])
+    dvol = version.market_data("ETH").dvol
     with pytest.raises(GapError):
-        version.input_vector("ETH", frame=holed)
+        version.input_vector("ETH", data=MarketData(frame.drop(frame.index[100:120]), dvol))
     frame.loc[frame.index[-5], "close"] = np.nan
     with pytest.raises(MissingValueError):
-        version.input_vector("ETH", frame=frame)
+        version.input_vector("ETH", data=MarketData(frame, dvol))
 
 
 def test_explanation_is_complete(version, vectors):
     for vector in (version.input_vector("BTC"), vectors[0], vectors[-1]):
-        explanation = explain(version, vector)
-        for output in ("lt", "cr"):
+        state = calibration_states(version, vector[None, :])
+        explanation = explain(version, vector, None if state is None else state[0])
+        for output in version.layout.names:
             delta = explanation.value[output] - explanation.reference[output]
             # a midpoint rule over the piecewise-linear path: exact up to the kinks it crosses
-            assert abs(explanation.completeness_gap(output)) <= 5e-3 * abs(delta) + 1e-6
+            assert abs(explanation.completeness_gap(output)) <= 5e-3 * abs(delta) + 2e-4
             assert np.all(explanation.attributions[output][:2] == 0)  # market id and epoch move nothing
             grouped = explanation.grouped(output)
-            assert set(grouped) == {f"{k} {h}" for k in ("rvol", "ret") for h in ("1d", "2-5d", "6-22d")}
             assert sum(grouped.values()) == pytest.approx(explanation.attributions[output].sum())
 
 
-def test_stress_raises_cr_through_realised_vol(version):
+def test_stress_tightens_the_lending_policy_through_range_vol():
+    version = load_version(*PRODUCTION)
     vector = version.input_vector("ETH")
     stressed = vector.copy()
-    stressed[2 : 2 + version.window] *= 3  # three times the realised vol on every day
-    before, after = version.predict(vector)[0], version.predict(stressed)[0]
-    assert after[4] > before[4] and after[3] < before[3]
-    explanation = explain(version, stressed)
-    top = explanation.top("cr", 3)
-    assert all(name.startswith("rvol") for name, _ in top) and top[0][1] > 0
+    stressed[2: 2 + version.window] *= 3  # three times the range vol on every day
+    state = np.array([[0.75, 0.80]])
+    before, after = version.predict(vector, state)[0], version.predict(stressed, state)[0]
+    names = LENDING.index
+    assert after[names["es99"]] > before[names["es99"]]
+    assert after[names["max_ltv"]] <= before[names["max_ltv"]] and after[names["lt"]] <= before[names["lt"]]
+    top = explain(version, stressed, state[0]).top("es99", 3)
+    assert all(name.startswith("pkvol") for name, _ in top) and top[0][1] > 0
+
+
+def test_options_shocks_follow_implied_vol():
+    version = load_version(*OPTIONS_PRODUCTION)
+    vector = version.input_vector("BTC")
+    w = version.window
+    calm_iv = vector.copy()
+    wild = vector.copy()
+    wild[2 + 3 * w: 2 + 4 * w] *= 3  # DVOL moving three times as much every day
+    base, shocked = version.predict(calm_iv)[0], version.predict(wild)[0]
+    index = OPTIONS.index
+    assert shocked[index["iv_up"]] > base[index["iv_up"]] and shocked[index["iv_down"]] >= base[index["iv_down"]]
+    assert shocked[index["ref_iv"]] == pytest.approx(base[index["ref_iv"]])

@@ -1,0 +1,332 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {SD59x18, ln, pow} from "@prb/math/src/SD59x18.sol";
+import {IOptionsMarginEngine} from "../interfaces/IOptionsMarginEngine.sol";
+import {BlackScholes} from "./BlackScholes.sol";
+
+/// @title PortfolioMargin
+/// @notice Scenario-grid portfolio margin of the options in one market (docs/options.md has the why of
+///         every number; models/options.py is the float reference and a test checks the two agree).
+///
+///         Grid. Spot moves x_p = f_p * spotDown (falls) or f_p * spotUp (rises) with
+///         f = (-1, -MM, -MM/2, 0, MM/2, MM, 1), MM = MM_FACTOR, crossed with five implied-vol levels per
+///         leg: reference, IM up, IM down, MM up, MM down. The vol of a leg is the market's reference vol
+///         (flat smile: one vol for every strike, a simplification); its shocks are the relative 30-day
+///         shocks scaled for the leg's time to expiry T (Deribit / Derive):
+///
+///             m(T) = (30 days / max(T, 1 day)) ^ p,   p = 0.3 if T < 30 days else 0.13
+///             IM up   = max(ref * (1 + ivUp * m), MIN_VOL_FOR_SHOCK_UP)
+///             IM down = ref * max(1 - ivDown * m, VOL_DOWN_FLOOR)
+///             MM up   = ref * (1 + MM * ivUp * m),  MM down = ref * max(1 - MM * ivDown * m, VOL_DOWN_FLOOR)
+///
+///         Scenarios. The maintenance grid is the IM grid with every shock scaled by MM: spot points
+///         f in (-MM, -MM/2, 0, MM/2, MM) (5) x vol (ref, MM up, MM down) = 15. The initial grid is the
+///         full spot axis (7) x (ref, IM up, IM down) = 21, and also covers the 15 MM scenarios, so
+///         IM >= MM holds by construction, scenario by scenario.
+///
+///         Margin. loss(s) = sum over legs of size * (mark - value in s), mark = Black-Scholes at spot and
+///         the reference vol. IM = max(0, max over IM scenarios of loss) + C, MM = max(0, max over MM
+///         scenarios of loss) + MM * C, C = SHORT_CONTINGENCY * spot * (contracts short, unsettled legs):
+///         a floor per short contract (Deribit's 0.01 per net short option), so a market whose shocks are
+///         tiny never asks zero margin of a short.
+///
+///         Expired legs are worth their intrinsic value at the fixed settlement price (no risk left) or,
+///         until it is fixed, at the scenario spot.
+library PortfolioMargin {
+    uint256 internal constant WAD = 1e18;
+
+    /// @notice Spot points per market and implied-vol levels per leg.
+    uint256 internal constant SPOT_POINTS = 7;
+    uint256 internal constant VOL_LEVELS = 5;
+    uint256 internal constant SCENARIOS = SPOT_POINTS * VOL_LEVELS;
+    /// @notice Vol level indices: scenario s = level * SPOT_POINTS + point; point 3 is no spot move.
+    uint256 internal constant VOL_REF = 0;
+    uint256 internal constant VOL_IM_UP = 1;
+    uint256 internal constant VOL_IM_DOWN = 2;
+    uint256 internal constant VOL_MM_UP = 3;
+    uint256 internal constant VOL_MM_DOWN = 4;
+    uint256 internal constant SPOT_CENTRE = 3;
+    /// @notice Scenario sets as bit masks over s: IM = levels ref/IM up/IM down x all 7 points plus every MM
+    ///         scenario; MM = levels ref/MM up/MM down x the 5 inner points (1..5).
+    uint256 internal constant IM_GRID = 0x3e7dfffff;
+    uint256 internal constant MM_GRID = 0x3e7c0003e;
+    /// @dev Scenario (ref, no move) is the mark itself: never evaluated, its loss is 0.
+    uint256 private constant MARK_SCENARIO = 1 << SPOT_CENTRE;
+
+    /// @notice Maintenance margin scales every shock (spot moves, vol shocks, the short contingency) by this.
+    uint256 internal constant MM_FACTOR = 0.7e18;
+    /// @notice IM per short contract of an unsettled leg, as a fraction of spot.
+    uint256 internal constant SHORT_CONTINGENCY = 0.01e18;
+
+    /// @notice Time-to-expiry scaling of vol shocks: (REFERENCE_TENOR / max(T, DTE_FLOOR)) ^ power.
+    uint256 internal constant REFERENCE_TENOR = 30 days;
+    uint256 internal constant DTE_FLOOR = 1 days;
+    uint256 internal constant SHORT_TERM_POWER = 0.3e18;
+    uint256 internal constant LONG_TERM_POWER = 0.13e18;
+    /// @notice The IM vol-up scenario is at least this vol (Deribit's min_volatility_for_shock_up).
+    uint256 internal constant MIN_VOL_FOR_SHOCK_UP = 0.5e18;
+    /// @notice A vol-down scenario keeps at least this fraction of the reference vol.
+    uint256 internal constant VOL_DOWN_FLOOR = 0.1e18;
+
+    /// @notice Static conservative grid (Deribit BTC portfolio margin): +-16% spot, vol up 50%, down 25%.
+    uint256 internal constant STATIC_SPOT_SHOCK = 0.16e18;
+    uint256 internal constant STATIC_IV_UP = 0.5e18;
+    uint256 internal constant STATIC_IV_DOWN = 0.25e18;
+    /// @notice Reference vol of the static grid when the source has no sane stored reference vol.
+    uint256 internal constant STATIC_REF_IV = 0.8e18;
+
+    /// @notice Sanity ranges of proved values; a value outside means a broken source (static grid).
+    uint256 internal constant MIN_SPOT_SHOCK = 0.005e18;
+    uint256 internal constant MAX_SPOT_DOWN = 0.5e18;
+    uint256 internal constant MAX_SPOT_UP = 1e18;
+    uint256 internal constant MAX_IV_UP = 3e18;
+    uint256 internal constant MAX_IV_DOWN = 0.9e18;
+    uint256 internal constant MIN_REF_IV = 0.05e18;
+    uint256 internal constant MAX_REF_IV = 3e18;
+
+    /// @notice One position of the market: `size` contracts (WAD, negative = short) of a European option.
+    ///         `settlementPrice` is the fixed settlement price of an expired series, 0 until fixed.
+    struct Leg {
+        uint256 expiry;
+        uint256 strike;
+        bool isCall;
+        int256 size;
+        uint256 settlementPrice;
+    }
+
+    /// @notice markValue: sum of size * mark; marks: per-contract mark of each leg (input order).
+    ///         initialMargin is computed only when asked for (0 otherwise).
+    struct Result {
+        int256 markValue;
+        uint256 initialMargin;
+        uint256 maintenanceMargin;
+        uint256[] marks;
+    }
+
+    /// @notice True when every proved value lies in its sanity range.
+    function isSane(IOptionsMarginEngine.Shocks memory s) internal pure returns (bool) {
+        return s.spotDown >= MIN_SPOT_SHOCK && s.spotDown <= MAX_SPOT_DOWN && s.spotUp >= MIN_SPOT_SHOCK
+            && s.spotUp <= MAX_SPOT_UP && s.ivUp <= MAX_IV_UP && s.ivDown <= MAX_IV_DOWN && saneRefIv(s.refIv);
+    }
+
+    function saneRefIv(uint256 refIv) internal pure returns (bool) {
+        return refIv >= MIN_REF_IV && refIv <= MAX_REF_IV;
+    }
+
+    /// @notice The static grid, marking at `storedRefIv` when it is sane (so marks do not jump when the
+    ///         source goes stale) and at STATIC_REF_IV otherwise.
+    function staticShocks(uint256 storedRefIv) internal pure returns (IOptionsMarginEngine.Shocks memory) {
+        return IOptionsMarginEngine.Shocks({
+            spotDown: STATIC_SPOT_SHOCK,
+            spotUp: STATIC_SPOT_SHOCK,
+            ivUp: STATIC_IV_UP,
+            ivDown: STATIC_IV_DOWN,
+            refIv: saneRefIv(storedRefIv) ? storedRefIv : STATIC_REF_IV
+        });
+    }
+
+    /// @notice m(T) of the vol shocks (WAD) for `secondsToExpiry` > 0.
+    function volMultiplier(uint256 secondsToExpiry) internal pure returns (uint256) {
+        uint256 t = secondsToExpiry < DTE_FLOOR ? DTE_FLOOR : secondsToExpiry;
+        uint256 power = secondsToExpiry < REFERENCE_TENOR ? SHORT_TERM_POWER : LONG_TERM_POWER;
+        return uint256(pow(SD59x18.wrap(int256(REFERENCE_TENOR * WAD / t)), SD59x18.wrap(int256(power))).unwrap());
+    }
+
+    /// @notice The five vols of a leg expiring in `secondsToExpiry` > 0 (VOL_* order).
+    function scenarioVols(IOptionsMarginEngine.Shocks memory s, uint256 secondsToExpiry)
+        internal
+        pure
+        returns (uint256[VOL_LEVELS] memory v)
+    {
+        uint256 m = volMultiplier(secondsToExpiry);
+        uint256 up = s.ivUp * m / WAD;
+        uint256 down = s.ivDown * m / WAD;
+        v[VOL_REF] = s.refIv;
+        v[VOL_IM_UP] = _max(s.refIv * (WAD + up) / WAD, MIN_VOL_FOR_SHOCK_UP);
+        v[VOL_IM_DOWN] = s.refIv * _downFactor(down) / WAD;
+        v[VOL_MM_UP] = s.refIv * (WAD + up * MM_FACTOR / WAD) / WAD;
+        v[VOL_MM_DOWN] = s.refIv * _downFactor(down * MM_FACTOR / WAD) / WAD;
+    }
+
+    /// @notice Relative spot move of each point (WAD, signed).
+    function spotMoves(IOptionsMarginEngine.Shocks memory s) internal pure returns (int256[SPOT_POINTS] memory x) {
+        int256 mm = int256(MM_FACTOR);
+        int256 down = int256(s.spotDown);
+        int256 up = int256(s.spotUp);
+        int256 w = int256(WAD);
+        x[0] = -down;
+        x[1] = -down * mm / w;
+        x[2] = -down * mm / (2 * w);
+        x[4] = up * mm / (2 * w);
+        x[5] = up * mm / w;
+        x[6] = up;
+    }
+
+    /// @notice Portfolio loss against its mark in every scenario (s = level * SPOT_POINTS + point; 0 where
+    ///         not evaluated: the IM-only scenarios unless `withInitial`), the mark value and per-leg marks.
+    function scenarioLosses(
+        Leg[] memory legs,
+        uint256 spot,
+        IOptionsMarginEngine.Shocks memory s,
+        uint256 timestamp,
+        bool withInitial
+    )
+        internal
+        pure
+        returns (int256[SCENARIOS] memory losses, int256 markValue, uint256[] memory marks)
+    {
+        Points memory points = _points(spot, s);
+        marks = new uint256[](legs.length);
+        for (uint256 i; i < legs.length; ++i) {
+            Leg memory leg = legs[i];
+            uint256 mark = leg.expiry <= timestamp
+                ? _addExpiredLeg(losses, leg, points, withInitial)
+                : _addLiveLeg(losses, leg, points, s, leg.expiry - timestamp, withInitial);
+            marks[i] = mark;
+            markValue += leg.size * int256(mark) / int256(WAD);
+        }
+    }
+
+    /// @notice Mark value, IM (when `withInitial`), MM and per-leg marks of one market's legs.
+    function marketMargin(
+        Leg[] memory legs,
+        uint256 spot,
+        IOptionsMarginEngine.Shocks memory s,
+        uint256 timestamp,
+        bool withInitial
+    )
+        internal
+        pure
+        returns (Result memory r)
+    {
+        int256[SCENARIOS] memory losses;
+        (losses, r.markValue, r.marks) = scenarioLosses(legs, spot, s, timestamp, withInitial);
+        int256 worstInitial;
+        int256 worstMaintenance;
+        for (uint256 level; level < VOL_LEVELS; ++level) {
+            for (uint256 p; p < SPOT_POINTS; ++p) {
+                int256 loss = losses[level * SPOT_POINTS + p];
+                uint256 bit = 1 << (level * SPOT_POINTS + p);
+                if (IM_GRID & bit != 0 && loss > worstInitial) worstInitial = loss;
+                if (MM_GRID & bit != 0 && loss > worstMaintenance) worstMaintenance = loss;
+            }
+        }
+        uint256 contingency = shortContingency(legs, spot);
+        r.maintenanceMargin = uint256(worstMaintenance) + contingency * MM_FACTOR / WAD;
+        if (withInitial) r.initialMargin = uint256(worstInitial) + contingency;
+    }
+
+    /// @notice SHORT_CONTINGENCY * spot per short contract of the legs not yet settled.
+    function shortContingency(Leg[] memory legs, uint256 spot) internal pure returns (uint256 contracts) {
+        for (uint256 i; i < legs.length; ++i) {
+            if (legs[i].size < 0 && legs[i].settlementPrice == 0) contracts += uint256(-legs[i].size);
+        }
+        return contracts * spot / WAD * SHORT_CONTINGENCY / WAD;
+    }
+
+    /// @dev Spot and ln(1 + x) of every spot point of a market.
+    struct Points {
+        uint256 spot;
+        uint256[SPOT_POINTS] spots;
+        int256[SPOT_POINTS] logMoves;
+    }
+
+    function _points(uint256 spot, IOptionsMarginEngine.Shocks memory s) private pure returns (Points memory points) {
+        int256[SPOT_POINTS] memory moves = spotMoves(s);
+        points.spot = spot;
+        for (uint256 p; p < SPOT_POINTS; ++p) {
+            uint256 factor = uint256(int256(WAD) + moves[p]);
+            points.spots[p] = spot * factor / WAD;
+            if (p != SPOT_CENTRE) points.logMoves[p] = ln(SD59x18.wrap(int256(factor))).unwrap();
+        }
+    }
+
+    /// @dev Adds a live leg's loss in every evaluated scenario; returns its mark.
+    function _addLiveLeg(
+        int256[SCENARIOS] memory losses,
+        Leg memory leg,
+        Points memory points,
+        IOptionsMarginEngine.Shocks memory s,
+        uint256 secondsToExpiry,
+        bool withInitial
+    ) private pure returns (uint256 mark) {
+        uint256 sqrtT = BlackScholes.sqrtWad(secondsToExpiry * WAD / BlackScholes.SECONDS_PER_YEAR);
+        int256 logSK = BlackScholes.logMoneyness(points.spot, leg.strike);
+        uint256[VOL_LEVELS] memory vols = scenarioVols(s, secondsToExpiry);
+        mark = _price(leg.isCall, points.spot, leg.strike, logSK, vols[VOL_REF] * sqrtT / WAD);
+        uint256 mask = _mask(withInitial);
+        for (uint256 level; level < VOL_LEVELS; ++level) {
+            uint256 levelMask = (mask >> (level * SPOT_POINTS)) & 0x7f;
+            if (levelMask != 0) {
+                _addLevel(losses, level * SPOT_POINTS, levelMask, leg, points, logSK, vols[level] * sqrtT / WAD, mark);
+            }
+        }
+    }
+
+    /// @dev One vol level of a live leg: its loss at each spot point set in `levelMask`.
+    function _addLevel(
+        int256[SCENARIOS] memory losses,
+        uint256 first,
+        uint256 levelMask,
+        Leg memory leg,
+        Points memory points,
+        int256 logSK,
+        uint256 vTotal,
+        uint256 mark
+    ) private pure {
+        for (uint256 p; p < SPOT_POINTS; ++p) {
+            if ((levelMask >> p) & 1 == 0) continue;
+            uint256 value = _price(leg.isCall, points.spots[p], leg.strike, logSK + points.logMoves[p], vTotal);
+            losses[first + p] += _loss(leg.size, mark, value);
+        }
+    }
+
+    /// @dev An expired leg: worth its intrinsic value at the fixed settlement price (nothing at risk) or,
+    ///      before the price is fixed, at the scenario spot. Returns its mark.
+    function _addExpiredLeg(int256[SCENARIOS] memory losses, Leg memory leg, Points memory points, bool withInitial)
+        private
+        pure
+        returns (uint256 mark)
+    {
+        if (leg.settlementPrice != 0) return _intrinsic(leg, leg.settlementPrice);
+        mark = _intrinsic(leg, points.spot);
+        uint256 mask = _mask(withInitial);
+        for (uint256 sc; sc < SCENARIOS; ++sc) {
+            if ((mask >> sc) & 1 == 0) continue;
+            losses[sc] += _loss(leg.size, mark, _intrinsic(leg, points.spots[sc % SPOT_POINTS]));
+        }
+    }
+
+    /// @dev The scenarios to evaluate: the requested grid less the mark.
+    function _mask(bool withInitial) private pure returns (uint256) {
+        return (withInitial ? IM_GRID : MM_GRID) & ~MARK_SCENARIO;
+    }
+
+    /// @dev size * (mark - value), WAD, rounded toward zero.
+    function _loss(int256 size, uint256 mark, uint256 value) private pure returns (int256) {
+        return size * (int256(mark) - int256(value)) / int256(WAD);
+    }
+
+    function _price(bool isCall, uint256 spot, uint256 strike, int256 logSK, uint256 vTotal)
+        private
+        pure
+        returns (uint256)
+    {
+        uint256 c = BlackScholes.call(spot, strike, logSK, vTotal);
+        return isCall ? c : BlackScholes.putFromCall(spot, strike, c);
+    }
+
+    function _intrinsic(Leg memory leg, uint256 price) private pure returns (uint256) {
+        if (leg.isCall) return price > leg.strike ? price - leg.strike : 0;
+        return leg.strike > price ? leg.strike - price : 0;
+    }
+
+    function _downFactor(uint256 shock) private pure returns (uint256) {
+        return shock + VOL_DOWN_FLOOR >= WAD ? VOL_DOWN_FLOOR : WAD - shock;
+    }
+
+    function _max(uint256 a, uint256 b) private pure returns (uint256) {
+        return a > b ? a : b;
+    }
+}

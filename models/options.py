@@ -1,0 +1,295 @@
+"""Options portfolio margin: Black-Scholes and the scenario grid of the on-chain margin engine, in floats.
+
+The float reference of `contracts/libraries/PortfolioMargin.sol` and `BlackScholes.sol`: the service
+quotes margin with it, tests compare the engine with it (tests/contracts/test_options_margin.py), and a
+margin backtest can replay it over history. docs/options.md explains every number.
+
+Grid of one market, from the five proved values of layout "options-margin" (`ScenarioGrid`):
+
+    spot moves   x = f * spot_down (f < 0) or f * spot_up (f > 0),  f in (-1, -MM, -MM/2, 0, MM/2, MM, 1)
+    vol levels   ref, IM up, IM down, MM up, MM down, per leg (flat smile at ref_iv), with
+                 m(T) = (30d / max(T, 1d)) ** (0.3 if T < 30d else 0.13)
+                 IM up = max(ref (1 + iv_up m), 0.5),  IM down = ref max(1 - iv_down m, 0.1)
+                 MM up = ref (1 + MM iv_up m),         MM down = ref max(1 - MM iv_down m, 0.1)
+    IM scenarios (ref, IM up, IM down) x all 7 spot points, plus every MM scenario
+    MM scenarios (ref, MM up, MM down) x the 5 inner spot points (|f| <= MM)
+
+    loss(s) = sum size * (mark - value(s));  C = SHORT_CONTINGENCY * spot * contracts short (unsettled)
+    IM = max(0, max_IM loss) + C,  MM = max(0, max_MM loss) + MM * C
+
+Interest rate zero, spot as the forward. Times are unix seconds; T in 365-day years.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Iterable, Mapping
+
+import numpy as np
+from scipy.special import ndtr
+
+from models.errors import MarginInputError
+from models.spec import OPTIONS
+from models.typing import BoolArray, Float64Array
+
+SECONDS_PER_YEAR: int = 365 * 86_400
+
+#: Maintenance margin scales every shock (spot, vol, the short contingency) by this.
+MM_FACTOR = 0.7
+#: IM per short contract of an unsettled leg, as a fraction of spot (Deribit: 0.01 per net short option).
+SHORT_CONTINGENCY = 0.01
+#: Vol shocks scale as (REFERENCE_TENOR / max(T, DTE_FLOOR)) ** power (Deribit / Derive).
+REFERENCE_TENOR: int = 30 * 86_400
+DTE_FLOOR: int = 86_400
+SHORT_TERM_POWER = 0.3
+LONG_TERM_POWER = 0.13
+#: The IM vol-up scenario is at least this vol (Deribit's min_volatility_for_shock_up).
+MIN_VOL_FOR_SHOCK_UP = 0.5
+#: A vol-down scenario keeps at least this fraction of the reference vol.
+VOL_DOWN_FLOOR = 0.1
+#: The static conservative grid (Deribit BTC portfolio margin), used when the oracle is stale, paused,
+#: unreachable or out of its sanity ranges.
+STATIC_SPOT_SHOCK = 0.16
+STATIC_IV_UP = 0.5
+STATIC_IV_DOWN = 0.25
+#: Reference vol of the static grid when no sane stored one exists.
+STATIC_REF_IV = 0.8
+#: Sanity ranges of the proved values (inclusive).
+SANITY: Mapping[str, tuple[float, float]] = {
+    "spot_down": (0.005, 0.5),
+    "spot_up": (0.005, 1.0),
+    "iv_up": (0.0, 3.0),
+    "iv_down": (0.0, 0.9),
+    "ref_iv": (0.05, 3.0),
+}
+
+#: Spot point fractions of the shocks and the vol levels, in the engine's scenario order
+#: (scenario s = level * len(SPOT_FRACTIONS) + point).
+SPOT_FRACTIONS: tuple[float, ...] = (-1.0, -MM_FACTOR, -MM_FACTOR / 2, 0.0, MM_FACTOR / 2, MM_FACTOR, 1.0)
+VOL_LEVELS: tuple[str, ...] = ("ref", "im_up", "im_down", "mm_up", "mm_down")
+
+
+def _grid_masks() -> tuple[BoolArray, BoolArray]:
+    inner = np.abs(np.array(SPOT_FRACTIONS)) <= MM_FACTOR + 1e-12
+    initial = np.zeros((len(VOL_LEVELS), len(SPOT_FRACTIONS)), dtype=bool)
+    initial[:3, :] = True
+    initial[3:, inner] = True
+    maintenance = np.zeros_like(initial)
+    maintenance[[0, 3, 4], :] = inner
+    return initial, maintenance
+
+
+#: Which (vol level, spot point) scenarios each margin takes its worst loss over; IM covers MM.
+IM_SCENARIOS, MM_SCENARIOS = _grid_masks()
+
+
+# ----------------------------------------------------------------------------- Black-Scholes
+
+def _d1_d2(spot, strike, vol, tau):
+    total = np.asarray(vol, dtype=float) * np.sqrt(tau)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d1 = (np.log(np.asarray(spot, dtype=float) / strike) + 0.5 * total**2) / total
+    return d1, d1 - total, total
+
+
+def bs_call(spot, strike, vol, tau):
+    """Black-Scholes call at zero rate; the intrinsic value where vol * sqrt(tau) is zero."""
+    d1, d2, total = _d1_d2(spot, strike, vol, tau)
+    price = np.where(total > 0, spot * ndtr(d1) - strike * ndtr(d2), np.maximum(np.asarray(spot) - strike, 0.0))
+    return np.clip(price, np.maximum(np.asarray(spot) - strike, 0.0), spot)
+
+
+def bs_put(spot, strike, vol, tau):
+    """By parity at zero rate: put = call - spot + strike."""
+    return bs_call(spot, strike, vol, tau) - spot + strike
+
+
+def bs_price(spot, strike, vol, tau, is_call):
+    return np.where(is_call, bs_call(spot, strike, vol, tau), bs_put(spot, strike, vol, tau))
+
+
+def bs_delta(spot, strike, vol, tau, is_call):
+    """N(d1) for a call, N(d1) - 1 for a put."""
+    d1, _, _ = _d1_d2(spot, strike, vol, tau)
+    call = ndtr(d1)
+    return np.where(is_call, call, call - 1.0)
+
+
+def bs_vega(spot, strike, vol, tau):
+    """Price change per 1.0 of vol: spot * phi(d1) * sqrt(tau)."""
+    d1, _, _ = _d1_d2(spot, strike, vol, tau)
+    return spot * np.exp(-0.5 * d1**2) / np.sqrt(2 * np.pi) * np.sqrt(tau)
+
+
+# ----------------------------------------------------------------------------- the grid
+
+def vol_multiplier(seconds_to_expiry: float) -> float:
+    """m(T) = (30d / max(T, 1d)) ** p, p = 0.3 below 30 days, 0.13 from 30 days on."""
+    power = SHORT_TERM_POWER if seconds_to_expiry < REFERENCE_TENOR else LONG_TERM_POWER
+    return (REFERENCE_TENOR / max(seconds_to_expiry, DTE_FLOOR)) ** power
+
+
+@dataclass(frozen=True)
+class ScenarioGrid:
+    """One market's grid, from the five proved values (layout "options-margin" output names) or static."""
+
+    spot_down: float
+    spot_up: float
+    iv_up: float
+    iv_down: float
+    ref_iv: float
+    static: bool = False
+
+    @classmethod
+    def from_shocks(cls, values: Mapping[str, float]) -> "ScenarioGrid":
+        """The proved grid from {spot_down, spot_up, iv_up, iv_down, ref_iv} (no fallback applied)."""
+        missing = set(SHOCK_NAMES) - set(values)
+        if missing:
+            raise MarginInputError(f"shocks need {', '.join(SHOCK_NAMES)}; missing {', '.join(sorted(missing))}")
+        return cls(**{name: float(values[name]) for name in SHOCK_NAMES})
+
+    @classmethod
+    def static_grid(cls, stored_ref_iv: float | None = None) -> "ScenarioGrid":
+        """The static grid, marking at the stored reference vol when it is sane."""
+        lo, hi = SANITY["ref_iv"]
+        ref = stored_ref_iv if stored_ref_iv is not None and lo <= stored_ref_iv <= hi else STATIC_REF_IV
+        return cls(STATIC_SPOT_SHOCK, STATIC_SPOT_SHOCK, STATIC_IV_UP, STATIC_IV_DOWN, ref, static=True)
+
+    @classmethod
+    def select(cls, values: Mapping[str, float] | None, live: bool) -> "ScenarioGrid":
+        """What the engine uses: the proved grid when the source is live (not paused, not stale) and every
+        value is sane, else the static grid."""
+        if values is not None and live:
+            grid = cls.from_shocks(values)
+            if grid.is_sane:
+                return grid
+        return cls.static_grid(None if values is None else values.get("ref_iv"))
+
+    @property
+    def is_sane(self) -> bool:
+        return all(lo <= getattr(self, name) <= hi for name, (lo, hi) in SANITY.items())
+
+    def spot_moves(self) -> Float64Array:
+        f = np.array(SPOT_FRACTIONS)
+        return np.where(f < 0, f * self.spot_down, f * self.spot_up)
+
+    def vols(self, seconds_to_expiry: float) -> Float64Array:
+        """The five vols (VOL_LEVELS order) of a leg expiring in `seconds_to_expiry` > 0."""
+        m = vol_multiplier(seconds_to_expiry)
+        up, down, ref = self.iv_up * m, self.iv_down * m, self.ref_iv
+        return np.array([
+            ref,
+            max(ref * (1 + up), MIN_VOL_FOR_SHOCK_UP),
+            ref * max(1 - down, VOL_DOWN_FLOOR),
+            ref * (1 + MM_FACTOR * up),
+            ref * max(1 - MM_FACTOR * down, VOL_DOWN_FLOOR),
+        ])
+
+
+#: The grid's inputs are the options layout's outputs, in its order (models/spec.py declares them).
+SHOCK_NAMES: tuple[str, ...] = OPTIONS.names
+if tuple(f.name for f in fields(ScenarioGrid) if f.name != "static") != SHOCK_NAMES:
+    raise TypeError("ScenarioGrid's fields must be the options layout's outputs, in order")
+
+
+# ----------------------------------------------------------------------------- portfolios
+
+@dataclass(frozen=True)
+class Position:
+    """`size` contracts (negative: short) of a European option; `settlement_price` once fixed."""
+
+    market: int
+    strike: float
+    expiry: int
+    is_call: bool
+    size: float
+    settlement_price: float | None = None
+
+
+@dataclass(frozen=True)
+class Margin:
+    mark_value: float
+    initial: float
+    maintenance: float
+
+    def __add__(self, other: "Margin") -> "Margin":
+        return Margin(self.mark_value + other.mark_value, self.initial + other.initial,
+                      self.maintenance + other.maintenance)
+
+
+def _payoff(position: Position, price) -> Float64Array:
+    price = np.asarray(price, dtype=float)
+    return np.maximum(price - position.strike, 0.0) if position.is_call else np.maximum(position.strike - price, 0.0)
+
+
+def _values(position: Position, spot: float, grid: ScenarioGrid, now: int) -> tuple[float, Float64Array]:
+    """Per-contract mark and values in every scenario, shape (levels, points)."""
+    shape = (len(VOL_LEVELS), len(SPOT_FRACTIONS))
+    spots = spot * (1 + grid.spot_moves())
+    if position.expiry <= now:
+        if position.settlement_price is not None:
+            mark = float(_payoff(position, position.settlement_price))
+            return mark, np.full(shape, mark)
+        return float(_payoff(position, spot)), np.broadcast_to(_payoff(position, spots), shape).copy()
+    seconds = position.expiry - now
+    tau = seconds / SECONDS_PER_YEAR
+    vols = grid.vols(seconds)
+    mark = float(bs_price(spot, position.strike, vols[0], tau, position.is_call))
+    values = bs_price(spots[None, :], position.strike, vols[:, None], tau, position.is_call)
+    return mark, values
+
+
+def scenario_losses(positions: Iterable[Position], spot: float, grid: ScenarioGrid, now: int) -> Float64Array:
+    """Portfolio loss against its mark in every (vol level, spot point) scenario of one market."""
+    losses = np.zeros((len(VOL_LEVELS), len(SPOT_FRACTIONS)))
+    for position in positions:
+        mark, values = _values(position, spot, grid, now)
+        losses += position.size * (mark - values)
+    return losses
+
+
+def short_contingency(positions: Iterable[Position], spot: float) -> float:
+    short = sum(-p.size for p in positions if p.size < 0 and p.settlement_price is None)
+    return SHORT_CONTINGENCY * spot * short
+
+
+def market_margin(positions: list[Position], spot: float, grid: ScenarioGrid, now: int) -> Margin:
+    """Mark value, IM and MM of one market's positions."""
+    losses = scenario_losses(positions, spot, grid, now)
+    contingency = short_contingency(positions, spot)
+    mark_value = 0.0
+    for p in positions:
+        mark_value += p.size * _values(p, spot, grid, now)[0]
+    return Margin(mark_value=mark_value,
+                  initial=max(0.0, float(losses[IM_SCENARIOS].max())) + contingency,
+                  maintenance=max(0.0, float(losses[MM_SCENARIOS].max())) + MM_FACTOR * contingency)
+
+
+def portfolio_margin(positions: Iterable[Position], spot: float | Mapping[int, float],
+                     grid: ScenarioGrid | Mapping[int, ScenarioGrid], now: int) -> Margin:
+    """Margin of a portfolio: per market on that market's grid, summed (no offsets across markets).
+
+    `spot` and `grid` are per market id, or one value for every market."""
+    by_market: dict[int, list[Position]] = {}
+    for p in positions:
+        by_market.setdefault(p.market, []).append(p)
+    total = Margin(0.0, 0.0, 0.0)
+    for market, legs in sorted(by_market.items()):
+        try:
+            market_spot = spot[market] if isinstance(spot, Mapping) else spot
+            market_grid = grid[market] if isinstance(grid, Mapping) else grid
+        except KeyError:
+            raise MarginInputError(f"no spot or grid for market {market}") from None
+        total = total + market_margin(legs, float(market_spot), market_grid, now)
+    return total
+
+
+def max_liquidation_fraction(equity: float, initial: float, maintenance: float, bonus: float) -> float:
+    """The fraction of every position a liquidation may take: what restores equity to IM, given the
+    liquidator's bonus of `bonus` x the MM taken over; 1 when equity is not positive; 0 when equity >= MM
+    (not liquidatable)."""
+    if equity >= maintenance:
+        return 0.0
+    if equity <= 0 or initial <= bonus * maintenance:
+        return 1.0
+    return min(1.0, (initial - equity) / (initial - bonus * maintenance))

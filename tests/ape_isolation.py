@@ -1,0 +1,44 @@
+"""Ape's contract caches follow the chain when test isolation reverts it.
+
+Ape's isolation reverts the chain (an anvil snapshot) after every test and module, and its transaction
+history with it, but not its caches of contract types, proxies and creations by address. A contract
+deployed in a reverted test stays cached at its address; the next deployment from the same account and
+nonce gets that address, and when that deployment reverts, Ape decodes the revert with the stale
+contract's ABI: `ape.reverts(LendingMarket.InvalidFallback)` then fails with "Invalid pointer in tuple"
+from TestToken's ABI, depending on which modules ran first. After each restore, the entries cached
+since the snapshot whose address holds no code any more are dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from ape.managers.chain import ChainManager
+
+
+def _caches(chain: ChainManager) -> list[Any]:
+    contracts = chain.contracts
+    return [contracts.contract_types, contracts.proxy_infos, contracts.contract_creations, contracts.blueprints]
+
+
+def follow_reverts(patch: pytest.MonkeyPatch) -> None:
+    """Wrap ChainManager.snapshot and .restore (for as long as `patch` lasts)."""
+    cached_at: dict[Any, set[str]] = {}
+    snapshot, restore = ChainManager.snapshot, ChainManager.restore
+
+    def snapshot_recording(chain: ChainManager):
+        snapshot_id = snapshot(chain)
+        cached_at[snapshot_id] = {address for cache in _caches(chain) for address in cache.memory}
+        return snapshot_id
+
+    def restore_forgetting(chain: ChainManager, snapshot_id=None):
+        restore(chain, snapshot_id)
+        known = cached_at.get(snapshot_id) if snapshot_id is not None else None
+        for cache in _caches(chain):
+            for address in [a for a in cache.memory if known is None or a not in known]:
+                if not chain.provider.get_code(address):
+                    del cache.memory[address]
+
+    patch.setattr(ChainManager, "snapshot", snapshot_recording)
+    patch.setattr(ChainManager, "restore", restore_forgetting)

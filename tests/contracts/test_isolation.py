@@ -1,0 +1,17 @@
+"""Ape's caches follow chain reverts (tests/ape_isolation.py): what a reverted test deployed is forgotten."""
+
+from __future__ import annotations
+
+import ape
+
+
+def test_deploy_reverting_where_a_reverted_deployment_was_decodes_its_own_error(project, owner, publishers, chain):
+    """The registry's deployment gets the address (same sender, same nonce) of a TestToken whose deployment
+    was reverted; its revert must decode with the registry's errors, not with TestToken's ABI (Ape kept
+    the reverted contract's type cached at that address)."""
+    snapshot = chain.snapshot()
+    reverted = project.TestToken.deploy("Reverted", "R", sender=owner)
+    chain.restore(snapshot)
+    assert chain.provider.get_code(reverted.address) == b""
+    with ape.reverts(project.DataCommitmentRegistry.InvalidQuorum, quorum=0, publishers=len(publishers)):
+        project.DataCommitmentRegistry.deploy(owner.address, [p.address for p in publishers], 0, sender=owner)
