@@ -11,6 +11,8 @@ L′ and liquidation threshold T′, public inputs the oracle checks against its
     L    = min(ltv*, L′ + ltv_up, T − buffer)             max LTV: tightens at once, loosens by a step,
                                                           and always `buffer` below the LT
 
+(each step less `STATE_ROUNDING`, as T′ and L′ reach the proof rounded to the circuit's input scale).
+
 So max LTV (collateral ratio 1/L) reacts at once when risk rises and loosens by at most `ltv_up` per
 update; the LT, which applies to existing positions (lowering it liquidates them), moves by at most
 `lt_down`/`lt_up` per update and always stays `buffer` above the max LTV, so a position opened at max
@@ -47,6 +49,11 @@ import torch
 from models.spec import BP, LENDING, MARKETS, GuardClass, market_id
 from models.typing import Float64Array
 
+#: The proof reads the stored state at the circuit's input scale (prover.circuit.PRODUCTION_PLAN: units
+#: of 2^-13), up to half a unit from the stored value. The graph steps that much less than the card's
+#: steps, so a change measured from the stored value never exceeds the documented step.
+STATE_ROUNDING = 2.0 ** -14
+
 
 @dataclass(frozen=True)
 class PolicyConfig:
@@ -70,8 +77,8 @@ class PolicyConfig:
             raise ValueError(f"need 0 < min < max < 1 for ltv and lt, got {self}")
         if self.buffer <= 0 or self.lt_min - self.buffer < self.ltv_min:
             raise ValueError("need a positive buffer with lt_min - buffer >= ltv_min (max LTV stays in range)")
-        if min(self.ltv_up, self.lt_up, self.lt_down) <= 0:
-            raise ValueError("steps must be positive (a zero step freezes a parameter)")
+        if min(self.ltv_up, self.lt_up, self.lt_down) <= 2 * STATE_ROUNDING:
+            raise ValueError("steps must exceed the state's rounding (a zero step freezes a parameter)")
         if self.ltv_es_multiplier <= 0 or self.lt_es_multiplier <= 0:
             raise ValueError("multipliers must be positive")
 
@@ -87,8 +94,8 @@ class PolicyConfig:
     def step(self, es99: float, prev_ltv: float, prev_lt: float) -> tuple[float, float]:
         """The policy in float64, for reports and tests: (max LTV, LT) of one update."""
         ltv_target, lt_target = (float(v) for v in self.targets(np.asarray(es99)))
-        lt = min(max(lt_target, prev_lt - self.lt_down), prev_lt + self.lt_up)
-        return min(ltv_target, prev_ltv + self.ltv_up, lt - self.buffer), lt
+        lt = min(max(lt_target, prev_lt - (self.lt_down - STATE_ROUNDING)), prev_lt + (self.lt_up - STATE_ROUNDING))
+        return min(ltv_target, prev_ltv + (self.ltv_up - STATE_ROUNDING), lt - self.buffer), lt
 
     def guards(self) -> dict[str, tuple[int, int, int, int]]:
         """The oracle guard of each lending output, (minBp, maxBp, maxIncreaseBp, maxDecreaseBp):
@@ -181,10 +188,17 @@ class PolicyLayer(torch.nn.Module):
         prev_ltv, prev_lt = state[:, 0:1], state[:, 1:2]
         ltv_target = relu_clamp(c["ltv_intercept"] - c["ltv_es_multiplier"] * es99, c["ltv_min"], c["ltv_max"])
         lt_target = relu_clamp(c["lt_intercept"] - c["lt_es_multiplier"] * es99, c["lt_min"], c["lt_max"])
-        lt = relu_clamp(lt_target, prev_lt - c["lt_down"], prev_lt + c["lt_up"])
-        ltv = relu_min(relu_min(ltv_target, prev_ltv + c["ltv_up"]), lt - c["buffer"])
+        lt = relu_clamp(lt_target, prev_lt - (c["lt_down"] - STATE_ROUNDING), prev_lt + (c["lt_up"] - STATE_ROUNDING))
+        ltv = relu_min(relu_min(ltv_target, prev_ltv + (c["ltv_up"] - STATE_ROUNDING)), lt - c["buffer"])
         return torch.cat([ltv, lt], dim=1)
 
 
 #: The shipped version's policy (tuned with `zkrisk backtest --protocol`, see docs/policy.md).
-SHIPPED_POLICIES = MarketPolicies({"BTC": PolicyConfig(), "ETH": PolicyConfig()})
+SHIPPED_POLICIES = MarketPolicies({
+    "BTC": PolicyConfig(ltv_intercept=0.8522, ltv_es_multiplier=0.3879, ltv_min=0.30, ltv_max=0.7841,
+                        lt_intercept=0.8935, lt_es_multiplier=0.5, lt_min=0.45, lt_max=0.7941,
+                        ltv_up=0.0223, lt_up=0.0061, lt_down=0.0355, buffer=0.01),
+    "ETH": PolicyConfig(ltv_intercept=0.8797, ltv_es_multiplier=0.25, ltv_min=0.30, ltv_max=0.8114,
+                        lt_intercept=0.9427, lt_es_multiplier=0.5, lt_min=0.45, lt_max=0.823,
+                        ltv_up=0.0283, lt_up=0.0086, lt_down=0.005, buffer=0.0116),
+})

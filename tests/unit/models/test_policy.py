@@ -9,7 +9,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.policy import SHIPPED_POLICIES, MarketPolicies, PolicyConfig, PolicyLayer, market_hats
+from models.policy import STATE_ROUNDING, SHIPPED_POLICIES, MarketPolicies, PolicyConfig, PolicyLayer, market_hats
+from prover.circuit import PRODUCTION_PLAN
 from models.spec import MARKETS
 
 CONFIG = PolicyConfig(ltv_intercept=1.1, ltv_es_multiplier=2.0, ltv_min=0.3, ltv_max=0.8, lt_intercept=1.1,
@@ -38,14 +39,25 @@ def test_max_ltv_tightens_at_once_and_loosens_by_steps():
     for _ in range(5):
         ltv, lt = CONFIG.step(0.05, path[-1], lt)
         path.append(ltv)
-    assert np.allclose(np.diff(path), CONFIG.ltv_up)  # up by exactly one step a day
+    assert np.allclose(np.diff(path), CONFIG.ltv_up - STATE_ROUNDING)  # up by one step a day
 
 
 def test_lt_moves_by_bounded_steps_both_ways():
     ltv, lt = CONFIG.step(1.0, 0.6, 0.8)
-    assert lt == pytest.approx(0.8 - CONFIG.lt_down)
+    assert lt == pytest.approx(0.8 - CONFIG.lt_down + STATE_ROUNDING)
     ltv, lt = CONFIG.step(0.0, 0.6, 0.7)
-    assert lt == pytest.approx(0.7 + CONFIG.lt_up)
+    assert lt == pytest.approx(0.7 + CONFIG.lt_up - STATE_ROUNDING)
+
+
+@given(es99=risk, state=states)
+def test_a_step_from_the_stored_state_stays_within_the_card_step(es99, state):
+    """The proof steps from the stored values rounded to the input scale; measured from the stored
+    values themselves the change is still within the card's steps."""
+    unit = 2.0 ** PRODUCTION_PLAN.input_scale
+    assert 1 / (2 * unit) <= STATE_ROUNDING
+    ltv, lt = CONFIG.step(es99, *(round(v * unit) / unit for v in state))
+    assert state[1] - lt <= CONFIG.lt_down + 1e-12 and lt - state[1] <= CONFIG.lt_up + 1e-12
+    assert ltv - state[0] <= CONFIG.ltv_up + 1e-12
 
 
 @settings(max_examples=60, deadline=None)
