@@ -27,18 +27,20 @@ def test_score_comparison_tolerates_last_digits_but_not_real_changes():
 @pytest.mark.slow  # six fits and the baselines' walk-forward (about a minute)
 def test_training_reproduces_the_shipped_weights(tmp_path, monkeypatch):
     shipped = versions.load_version(*versions.SHIPPED)
+    config = ForecasterConfig.from_dict(shipped.card["train_config"])
     monkeypatch.setattr(versions, "CIRCUITS_DIR", tmp_path)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        stored, backtest = train(ForecasterConfig.from_dict(shipped.card["train_config"]),
-                                 shipped.mapping, *versions.SHIPPED)
+        stored, backtest = train(config, shipped.policy, *versions.SHIPPED)
     finally:
         torch.set_num_threads(threads)
     assert stored.directory.parent.parent == tmp_path
+    assert stored.card["policy"] == shipped.card["policy"] and stored.card["guards_bp"] == shipped.card["guards_bp"]
     for market in ("BTC", "ETH"):
-        windows = torch.as_tensor(Samples.of(market_days(market), shipped.window).features, dtype=torch.float32)
-        assert_forecasts_match(stored.model, shipped.model, windows)
+        windows = torch.as_tensor(Samples.of(market_days(market), shipped.window, config.feature_set).features,
+                                  dtype=torch.float32)
+        assert_forecasts_match(stored.model.forecaster, shipped.model.forecaster, windows)
     assert_scores_match(stored.card["walk_forward"], shipped.card["walk_forward"])
 
 
