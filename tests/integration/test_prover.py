@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.spec import OUTPUTS, instance_count
+from models.spec import LENDING
 from prover.errors import ProofError, WitnessError
 from prover.evm import (REUSABLE_VERIFIER_SOL, deploy_plain_verifier, deploy_reusable_verifier, local_chain,
                         render_reusable_verifier)
@@ -23,17 +23,21 @@ pytestmark = pytest.mark.slow
 
 def test_single_update_matches_the_float_model_within_the_stated_error(circuit_k1, proved_update) -> None:
     assert proved_update.max_abs_error_bps <= circuit_k1.tolerance_bps <= 1.0
-    assert set(proved_update.error_bps_by_output) == set(OUTPUTS)
+    assert set(proved_update.error_bps_by_output) == set(LENDING.names)
     stated = circuit_k1.manifest["fidelity"]
     assert stated["samples"] >= 32 and max(stated["max_abs_error_bps"].values()) <= circuit_k1.tolerance_bps
     market = proved_update.markets[0]
-    for name in OUTPUTS:
+    for name in LENDING.names:
         assert market.values[name] == pytest.approx(market.float_model[name], abs=circuit_k1.tolerance_bps / 1e4)
+    # the proof passes the state it stepped from through to its outputs, as the input scale read it
+    shift = 2 ** (circuit_k1.output_scale - circuit_k1.input_scale)
+    assert [market.state[n] for n in LENDING.state] == [
+        round(v * 2**circuit_k1.input_scale) * shift for v in LENDING.initial_state]
 
 
 def test_batched_proof_verifies_off_chain_with_one_commitment_per_market(circuit_k2, proved_batch) -> None:
     assert verify(circuit_k2, proved_batch.proof_path)
-    assert len(proved_batch.instances) == instance_count(2)
+    assert len(proved_batch.instances) == LENDING.instance_count(2)
     for vector, commitment in zip(proved_batch.vectors, proved_batch.input_hashes):
         assert input_commitment(vector, circuit_k2.input_scale) == commitment
     assert proved_batch.input_hashes[0] != proved_batch.input_hashes[1]
@@ -49,7 +53,7 @@ def test_solidity_verifiers_accept_real_proofs_and_reject_altered_outputs(circui
         accepted, gas = reusable_k2.verify(proved_batch.proof, proved_batch.instances)
         assert accepted and gas < 2_000_000
         altered = list(proved_batch.instances)
-        altered[-1] += 1  # the second market's CR, one unit of the output scale higher
+        altered[-1 - len(LENDING.state)] += 1  # the second market's LT, one unit of the output scale higher
         assert not _accepts(reusable_k2, proved_batch.proof, altered)
         plain_k1 = deploy_plain_verifier(chain, circuit_k1)
         assert plain_k1.runtime_size <= MAX_RUNTIME_CODE_BYTES
@@ -69,7 +73,7 @@ def test_inputs_outside_the_circuit_range_are_a_witness_error(circuit_k1, btc_ve
     extreme = btc_vector.copy()
     extreme[-1] = 1e5  # a finite but absurd +100,000 % daily return: beyond the 3 x 10-bit decomposition
     with pytest.raises(WitnessError, match="witness generation failed"):
-        prove(circuit_k1, extreme[None, :])
+        prove(circuit_k1, extreme[None, :], np.array([LENDING.initial_state]))
 
 
 def test_regenerating_the_reusable_verifier_reproduces_the_committed_file(circuit_k1, circuit_k2,
@@ -81,6 +85,13 @@ def test_regenerating_the_reusable_verifier_reproduces_the_committed_file(circui
 
 
 def test_market_outputs_follow_the_instance_layout(production_version, proved_batch) -> None:
-    floats = production_version.predict(proved_batch.vectors)
+    floats = production_version.predict(proved_batch.vectors, proved_batch.state)
     for market, row in zip(proved_batch.markets, floats):
-        assert [market.float_model[name] for name in OUTPUTS] == pytest.approx(row.tolist())
+        assert [market.float_model[name] for name in LENDING.names] == pytest.approx(row[:len(LENDING.names)].tolist())
+
+
+def test_a_policy_state_of_the_wrong_shape_or_none_is_a_witness_error(circuit_k1, btc_vector) -> None:
+    with pytest.raises(WitnessError, match="policy state"):
+        prove(circuit_k1, btc_vector[None, :])
+    with pytest.raises(WitnessError, match="shape"):
+        prove(circuit_k1, btc_vector[None, :], np.zeros((1, len(LENDING.state) + 1)))

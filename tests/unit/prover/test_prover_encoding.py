@@ -9,7 +9,7 @@ import pytest
 from eth_abi import decode as abi_decode
 from eth_utils import function_signature_to_4byte_selector
 
-from models.spec import FIELD_MODULUS, OUTPUTS
+from models.spec import FIELD_MODULUS, LENDING, OPTIONS
 from prover.circuit import (PRODUCTION_PLAN, _smallest_logrows, check_ezkl_version, decode_outputs,
                             felt_from_hex)
 from prover.errors import EzklVersionError
@@ -22,10 +22,19 @@ def _felt_hex(value: int) -> str:
 
 def test_felts_are_little_endian_and_outputs_signed() -> None:
     assert felt_from_hex(_felt_hex(5)) == 5
-    felts = [_felt_hex(v) for v in (2**20, -(2**19), 0, 3 * 2**18, 1)]
-    decoded = decode_outputs(felts, 1, 20)
-    assert decoded.shape == (1, len(OUTPUTS))
-    np.testing.assert_allclose(decoded[0], [1.0, -0.5, 0.0, 0.75, 2**-20])
+    values = [1.0, -0.5, 0.0, 0.75, 2**-20, 0.5, 0.625]  # five lending outputs, then the passed-through state
+    felts = [_felt_hex(round(v * 2**20)) for v in values]
+    decoded = decode_outputs(felts, 1, 20, LENDING)
+    assert decoded.shape == (1, LENDING.width)
+    np.testing.assert_allclose(decoded[0], values)
+
+
+def test_outputs_decode_per_market_rows_of_the_layout() -> None:
+    rows = [[(i + 1) / 8 + j * 2**-10 for j in range(OPTIONS.width)] for i in range(3)]
+    felts = [_felt_hex(round(v * 2**20)) for row in rows for v in row]
+    np.testing.assert_allclose(decode_outputs(felts, 3, 20, OPTIONS), rows)
+    with pytest.raises(ValueError):
+        decode_outputs(felts[:-1], 3, 20, OPTIONS)
 
 
 def test_reusable_calldata_round_trips() -> None:
