@@ -188,8 +188,11 @@ class PolicyLayer(torch.nn.Module):
         prev_ltv, prev_lt = state[:, 0:1], state[:, 1:2]
         ltv_target = relu_clamp(c["ltv_intercept"] - c["ltv_es_multiplier"] * es99, c["ltv_min"], c["ltv_max"])
         lt_target = relu_clamp(c["lt_intercept"] - c["lt_es_multiplier"] * es99, c["lt_min"], c["lt_max"])
-        lt = relu_clamp(lt_target, prev_lt - (c["lt_down"] - STATE_ROUNDING), prev_lt + (c["lt_up"] - STATE_ROUNDING))
-        ltv = relu_min(relu_min(ltv_target, prev_ltv + (c["ltv_up"] - STATE_ROUNDING)), lt - c["buffer"])
+        # relu: a market without a policy row (all constants zero) keeps its state rather than stepping by
+        # -STATE_ROUNDING into negative values; every configured step exceeds the rounding
+        down, up, ltv_up = (torch.relu(c[name] - STATE_ROUNDING) for name in ("lt_down", "lt_up", "ltv_up"))
+        lt = relu_clamp(lt_target, prev_lt - down, prev_lt + up)
+        ltv = relu_min(relu_min(ltv_target, prev_ltv + ltv_up), lt - c["buffer"])
         return torch.cat([ltv, lt], dim=1)
 
 

@@ -99,3 +99,11 @@ def test_invalid_configs_are_refused(kwargs):
 def test_the_shipped_policy_covers_every_market():
     assert set(SHIPPED_POLICIES.markets) == set(MARKETS)
     assert MarketPolicies.from_dict(SHIPPED_POLICIES.to_dict()) == SHIPPED_POLICIES
+
+
+def test_a_market_without_a_policy_row_keeps_its_lt_and_publishes_no_negative_value():
+    layer = PolicyLayer(SHIPPED_POLICIES).double()
+    unknown = float(max(MARKETS.values()) + 5)
+    out = layer(torch.tensor([[0.0, 0.0, 0.03]], dtype=torch.float64), torch.tensor([[0.7, 0.78]], dtype=torch.float64),
+                torch.tensor([[unknown]], dtype=torch.float64)).numpy()[0]
+    assert out[0] == 0.0 and out[1] == pytest.approx(0.78)
