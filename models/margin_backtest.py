@@ -43,7 +43,7 @@ import torch
 
 from models.backtest import christoffersen_independence, kupiec_pof, walk_forward_folds
 from models.data import DATA_DIR, DVOL_FILES, HOURLY_FILES, market_days
-from models.errors import InsufficientDataError
+from models.errors import InsufficientDataError, MarginInputError
 from models.features import FEATURE_SETS
 from models.options import (
     SECONDS_PER_YEAR,
@@ -492,10 +492,10 @@ def margin_backtest(markets: Sequence[str] = ("BTC", "ETH"), start: str = OPTION
     walk-forward fold of the shipped shocks) to the day before `end`."""
     config = _config()
     shipped = f"{OPTIONS_PRODUCTION[0]}@{OPTIONS_PRODUCTION[1]}"
-    shocks = walk_forward_shocks(start, end, cache_dir)
-    unknown = [m for m in markets if m not in shocks]
+    unknown = [m for m in markets if m not in config.forecaster.markets]
     if unknown:
-        raise ValueError(f"no options model shocks for {unknown}; the model covers {sorted(shocks)}")
+        raise MarginInputError(f"{shipped} has no shocks for {unknown}; it covers {list(config.forecaster.markets)}")
+    shocks = walk_forward_shocks(start, end, cache_dir)
     paths, days = {}, {}
     for market in markets:
         inputs = MarketInputs.build(market, shocks[market], config)
