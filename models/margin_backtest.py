@@ -60,7 +60,14 @@ from models.options import (
 )
 from models.protocol.forecasts import CACHE_DIR
 from models.protocol.report import market_bars
-from models.scenarios import OPTIONS_TEST_START, ScenarioConfig, ewma_shocks, fit_options_model, predict_shocks
+from models.scenarios import (
+    OPTIONS_TEST_START,
+    ScenarioConfig,
+    ewma_shocks,
+    fit_options_model,
+    predict_shocks,
+    write_report,
+)
 from models.spec import MARKETS, OPTIONS
 from models.train import Samples
 from models.versions import OPTIONS_PRODUCTION, load_card, sha256_file
@@ -445,12 +452,7 @@ class MarginBacktest:
 
     def write(self, json_path: Path | None = None, markdown_path: Path | None = None,
               png_dir: Path | None = None) -> None:
-        if json_path:
-            json_path.parent.mkdir(parents=True, exist_ok=True)
-            json_path.write_text(json.dumps(self.to_json(), indent=1) + "\n")
-        if markdown_path:
-            markdown_path.parent.mkdir(parents=True, exist_ok=True)
-            markdown_path.write_text(self.markdown() + "\n")
+        write_report(self, json_path, markdown_path)  # any report with to_json() and markdown()
         if png_dir:
             self.plot(png_dir)
 
