@@ -78,7 +78,7 @@ PERCENT = 100.0
 MAX_EXCEEDANCE_RATE = 0.015
 MIN_KUPIEC_P = 0.05
 #: Bump when what the shock cache stores, or how it is computed, changes.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 DERIBIT_STANDARD = "deribit-standard"
 DERIBIT_PM_STATIC = "deribit-pm-static"
@@ -261,7 +261,7 @@ def _cache_path(config: ScenarioConfig, start: str, end: str | None, cache_dir: 
            "data": {m: [sha256_file(DATA_DIR / HOURLY_FILES[m]), sha256_file(DATA_DIR / DVOL_FILES[m])]
                     for m in config.forecaster.markets}}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
-    return cache_dir / f"options-shocks-{digest}.csv"
+    return cache_dir / f"options-shocks-{digest}.npz"
 
 
 def walk_forward_shocks(start: str = OPTIONS_TEST_START, end: str | None = None,
@@ -273,8 +273,10 @@ def walk_forward_shocks(start: str = OPTIONS_TEST_START, end: str | None = None,
     config = _config()
     path = _cache_path(config, start, end, cache_dir)
     if path.exists():
-        frame = pd.read_csv(path, index_col="day", parse_dates=["day"])
-        return {m: part.drop(columns="market") for m, part in frame.groupby("market")}
+        with np.load(path) as stored:
+            return {m: pd.DataFrame(stored[f"{m}/values"], columns=list(OPTIONS.names),
+                                    index=pd.DatetimeIndex(pd.to_datetime(stored[f"{m}/index"], utc=True), name="day"))
+                    for m in config.forecaster.markets}
     window, features = config.forecaster.window, FEATURE_SETS[config.forecaster.features]
     samples = {m: Samples.of(market_days(m, dvol=True), window, features) for m in config.forecaster.markets}
     if end is not None:
@@ -295,8 +297,9 @@ def walk_forward_shocks(start: str = OPTIONS_TEST_START, end: str | None = None,
         torch.set_num_threads(threads)
     shocks = {m: pd.concat(p) for m, p in parts.items()}
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    pd.concat([f.assign(market=m) for m, f in shocks.items()]).to_csv(partial, index_label="day")
+    partial = path.with_suffix(".partial.npz")
+    np.savez(partial, **{f"{m}/index": f.index.asi8 for m, f in shocks.items()},
+             **{f"{m}/values": f.to_numpy(dtype=np.float64) for m, f in shocks.items()})
     partial.replace(path)
     return shocks
 

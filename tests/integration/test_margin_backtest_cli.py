@@ -36,7 +36,7 @@ def test_backtest_options_cli_writes_every_method_and_portfolio(tmp_path) -> Non
                 assert 0.0 <= stats["kupiec_p"] <= 1.0 and stats["mean_margin"] > 0.0
         assert (tmp_path / "png" / f"options_margin_{market}.png").stat().st_size > 0
     assert "flat smile" in (tmp_path / "a.md").read_text()
-    assert len(list(cache.glob("options-shocks-*.csv"))) == 1
+    assert len(list(cache.glob("options-shocks-*.npz"))) == 1
 
     second = CliRunner().invoke(app, [*args, "--json", str(tmp_path / "b.json")])
     assert second.exit_code == 0, second.output
