@@ -55,9 +55,14 @@ def backtest(markets: str = typer.Option(",".join(MARKETS), help="comma-separate
                                            "parameter policies instead (docs/protocol-backtest.md)"),
              liquidation: bool = typer.Option(False, "--liquidation", help="calibration of the liquidation "
                                               "probabilities instead (models/liquidation.py)"),
+             options: bool = typer.Option(False, "--options", help="options margin backtest of standard "
+                                          "portfolios by margin method instead (models/margin_backtest.py)"),
              start: str = typer.Option(None, help="with --protocol: first simulated day and first walk-forward "
-                                                  "fold (default 2020-01-01)"),
-             cache_dir: Path = typer.Option(None, help="with --protocol: forecast cache (default .zkrisk/forecasts)")
+                                                  "fold (default 2020-01-01); with --options: first walk-forward "
+                                                  "fold (default 2022-01-01)"),
+             end: str = typer.Option(None, help="with --options: last day of the next-day losses"),
+             cache_dir: Path = typer.Option(None, help="with --protocol or --options: forecast cache "
+                                                     "(default .zkrisk/forecasts)")
              ) -> None:
     """Walk-forward backtest of a model version's configuration against ewma, garch, gjr and har; with
     --protocol, the lending market simulation of parameter policies on the hourly bars."""
@@ -68,6 +73,15 @@ def backtest(markets: str = typer.Option(",".join(MARKETS), help="comma-separate
         result = calibration_backtest(selected, model_id, version)
         result.write(json_path, markdown)
         typer.echo(result.markdown())
+        return
+    if options:
+        from models.margin_backtest import margin_backtest
+        from models.protocol.forecasts import CACHE_DIR
+        from models.scenarios import OPTIONS_TEST_START
+
+        margins = margin_backtest(selected, start or OPTIONS_TEST_START, end, cache_dir or CACHE_DIR)
+        margins.write(json_path, markdown, png)
+        typer.echo(margins.markdown())
         return
     if protocol:
         from models.protocol.forecasts import CACHE_DIR, FORECAST_START

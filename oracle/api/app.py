@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from oracle import worker
-from oracle.api.routers import commitments, health, markets, metrics, models, proofs, proposals, updates
+from oracle.api.routers import commitments, health, margin, markets, metrics, models, proofs, proposals, updates
 from oracle.auth import RateLimiter, ensure_key
 from oracle.dashboard import router as dashboard
 from oracle.db import migrate, session_scope
@@ -40,7 +40,7 @@ def create_app(settings: Settings | None = None, start_worker: bool | None = Non
     app.dependency_overrides[get_settings] = lambda: settings
     app.state.settings = settings
     app.state.write_limiter = RateLimiter(settings.write_rate_limit)
-    for module in (markets, updates, proofs, models, commitments, proposals, health, metrics):
+    for module in (markets, updates, proofs, models, commitments, proposals, health, metrics, margin):
         app.include_router(module.router)
     app.include_router(dashboard.router)
 
