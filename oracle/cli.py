@@ -44,7 +44,7 @@ def demo(market: str = typer.Option("BTC", help="market to prove and publish"),
 
 
 @app.command()
-def audit(bundle: Optional[Path] = typer.Argument(None, help="proof bundle (zkrisk-bundle/1 JSON)", exists=True,
+def audit(bundle: Optional[Path] = typer.Argument(None, help="proof bundle (zkrisk-bundle/2 JSON)", exists=True,
                                                   dir_okay=False),
           tx: Optional[str] = typer.Option(None, help="audit this submitUpdate transaction instead of a bundle: "
                                                       "the bundle is rebuilt from the chain and this repository"),
