@@ -48,12 +48,15 @@ def set_time(chain: Any, timestamp: int) -> None:
 
 
 def deploy(accounts: Any, circuit: Any, *, hand_over: bool = True, publishers: int = 3,
-           governance: GovernanceConfig = GOVERNANCE) -> tuple[Deployment, list[Any], Any]:
-    """The whole system for one production circuit, `publishers` publishers and k = 2."""
+           governance: GovernanceConfig = GOVERNANCE,
+           guards: dict[int, dict[int, list[tuple[int, int, int, int]]]] | None = None
+           ) -> tuple[Deployment, list[Any], Any]:
+    """The whole system for one production circuit, `publishers` publishers and k = 2, with the model
+    card's guards unless `guards` (layout id → market id → guard tuples) are given."""
     deployer, keeper = accounts[0], accounts[8]
     signers = list(accounts[1:1 + publishers])
     model = model_config_for_circuit(circuit, MODEL_ID)
-    guards = {circuit.version.layout.layout_id: card_guards(circuit.version.card)}
+    guards = guards or {circuit.version.layout.layout_id: card_guards(circuit.version.card)}
     deployment = deploy_system(deployer, signers, [model], quorum=QUORUM, guards=guards, governance=governance,
                                hand_over=hand_over)
     return deployment, signers, keeper
