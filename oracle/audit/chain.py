@@ -119,7 +119,8 @@ class ChainView:
                   for a in addresses}
         return active, int(calls.quorum().call(block_identifier=block))
 
-    def parameters(self, market_id: int, layout_id: int, block: int | str = "latest") -> tuple[list[int], int, int, int]:
+    def parameters(self, market_id: int, layout_id: int,
+                   block: int | str = "latest") -> tuple[list[int], int, int, int]:
         """`getParameters`: (values in WAD, observedAt, epoch, modelId) at `block`."""
         values, observed_at, epoch, model_id = self.oracle.functions.getParameters(market_id, layout_id).call(
             block_identifier=block)
