@@ -38,7 +38,6 @@ failed, so a report shows exactly which part of an update does not hold.
 from __future__ import annotations
 
 import json
-import tempfile
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -130,15 +129,16 @@ def _fail_if(failures: list[str]) -> None:
 
 
 class Auditor:
-    """Runs the checks of one bundle; `chain` is None when no RPC was given (chain checks then fail)."""
+    """Runs the checks of one bundle in `workdir` (scratch files); `chain` is None when no RPC was given
+    (chain checks then fail)."""
 
-    def __init__(self, bundle: Bundle, chain: ChainView | None, srs_path: Path | None = None,
-                 workdir: Path | None = None, no_chain_reason: str = "no chain to compare with (pass --rpc, "
-                                                                      "and a bundle with a chain record)") -> None:
+    def __init__(self, bundle: Bundle, chain: ChainView | None, workdir: Path, srs_path: Path | None = None,
+                 no_chain_reason: str = "no chain to compare with (pass --rpc, and a bundle with a chain record)"
+                 ) -> None:
         self.bundle = bundle
         self.chain = chain
         self.no_chain_reason = no_chain_reason
-        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="zkrisk-audit-"))
+        self.workdir = Path(workdir)
         self.srs_path = srs_path
 
     # --- what the checks compare with, derived lazily so one missing piece fails only the checks needing it

@@ -55,7 +55,7 @@ from oracle.bundle import (BUNDLED_SOURCE, FORMAT, Bundle, ChainRecord, Proposal
 from oracle.chain.deploy import card_guards, proved_update, stored_state
 from oracle.errors import OracleError
 from oracle.reports import Domain, Report, Signature, data_hash, sign_reports
-from prover.circuit import Circuit, build_circuit
+from prover.circuit import Circuit, build_circuit, circuits_root
 from prover.evm import REUSABLE_VERIFIER_NAME, compile_verifier, render_reusable_verifier, vka_words
 from prover.proving import ProofResult, prove
 
@@ -207,7 +207,7 @@ class Governance:
                        end: str | None = None) -> Proposal:
         """A proved parameter update through the governor (for changes beyond the guardrails)."""
         version = load_version()
-        circuit = build_circuit(version, 1)
+        circuit = build_circuit(version, 1, circuits_dir=circuits_root(version, 1))
         model_id = self.model(1, version.layout.layout_id)
         result, raw, reports = self._prove(version, circuit, [symbol], end)
         signatures = self.sign(reports)
@@ -241,7 +241,8 @@ class Governance:
         model_name, _, version_name = model.partition("@")
         version = load_version(model_name, version_name or None)
         layout = version.layout
-        circuit = build_circuit(version, k)
+        # a circuit the repository does not commit is generated in the ignored cache, not in circuits/
+        circuit = build_circuit(version, k, circuits_dir=circuits_root(version, k))
         words = vka_words(circuit)
         verifier = self.manifest["contracts"]["verifier"]
         with tempfile.TemporaryDirectory() as tmp:

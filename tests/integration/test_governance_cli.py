@@ -130,7 +130,7 @@ def test_guardian_cancels_a_queued_proposal(stepped, accounts, chain, cli, tmp_p
 
 
 def test_model_upgrade_registers_the_new_circuit_then_serves_its_proof(accounts, chain, cli, circuit_k1,
-                                                                       circuit_k2, production_version, tmp_path):
+                                                                       production_version, tmp_path):
     """The upgrade registers the batched (K=2) circuit of the production model as a new model id; the
     proof in its bundle, signed by the publishers, is then an ordinary update of both markets."""
     deployment, _, keeper = deploy(accounts, circuit_k1)
