@@ -109,6 +109,14 @@ def _signer(bundle: Bundle, account) -> Bundle:
     return _signatures(bundle, [batch.signatures[0], sign_reports(account.private_key, batch.domain, batch.reports)])
 
 
+def _observed_early(bundle: Bundle, published: Published) -> Bundle:
+    """Reports re-signed by the same publishers, but observed an hour before the last bar closed."""
+    batch = bundle.batch
+    reports = [replace(batch.reports[0], observed_at=batch.reports[0].observed_at - 3_600)]
+    signatures = [sign_reports(p.private_key, batch.domain, reports) for p in published.publishers[:2]]
+    return replace(bundle, batch=replace(batch, reports=reports, signatures=signatures))
+
+
 def _output(bundle: Bundle, _: Published) -> Bundle:
     lt = bundle.markets[0].outputs["lt"]
     return _market(bundle, outputs={**bundle.markets[0].outputs, "lt": replace(lt, wad=lt.wad + 1)})
@@ -172,6 +180,7 @@ def _other_transaction(bundle: Bundle, published: Published) -> Bundle:
 
 TAMPERS: dict[str, tuple[Callable[[Bundle, Published], Bundle], set[int]]] = {
     "raw bar": (_raw_close, {1}),
+    "observation before the data closed": (_observed_early, {1, 9}),
     "forged signature": (_forged_signature, {2, 9}),
     "signature of a publisher revoked before the update": (lambda b, p: _signer(b, p.revoked_before), {2, 9}),
     "signature of a key that never was a publisher": (lambda b, p: _signer(b, p.keeper), {2, 9}),
