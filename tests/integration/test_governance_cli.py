@@ -19,6 +19,7 @@ from oracle.audit import TITLES, audit_bundle
 from oracle.bundle import Bundle, vka_digest
 from oracle.chain.deploy import card_guards, stored_state, submit_update
 from oracle.cli import app
+from oracle.governance import PROPOSAL_STATES
 from prover.proving import prove
 from published import GOVERNANCE, MODEL_ID, deploy, reports_for, set_time, sign
 
@@ -172,3 +173,21 @@ def test_unproven_apply_governance_update_is_refused_by_the_governor(stepped):
     calldata = oracle.applyGovernanceUpdate.encode_input(MODEL_ID, [], [])
     with ape.reverts(stepped.governor.UnprovenParameterChange):
         stepped.governor.propose([oracle.address], [0], [calldata], "unproven", sender=stepped.deployer)
+
+
+def test_execution_rechecks_pause_and_report_age(stepped, chain, cli, tmp_path):
+    """A vote that passed is not applied while the oracle is paused, nor once its report is older than
+    maxGovernanceReportAge: applyGovernanceUpdate re-checks at execution, not only at proposal time."""
+    zkrisk = cli(stepped)
+    number = proposal_id(zkrisk("propose", "--market", "BTC", "--out", str(tmp_path / "proposal.json")))
+    vote_and_queue(zkrisk, chain, number)
+    chain.mine(timestamp=chain.blocks.head.timestamp + GOVERNANCE.timelock_delay + 1)
+    stepped.oracle.pause(sender=stepped.guardian)
+    assert "EnforcedPause" in zkrisk("execute", number, ok=False)
+    stepped.oracle.unpause(sender=stepped.guardian)
+    max_age = stepped.oracle.timing().maxGovernanceReportAge
+    chain.mine(timestamp=chain.blocks.head.timestamp + max_age)
+    assert "ReportTooOld" in zkrisk("execute", number, ok=False)
+    assert PROPOSAL_STATES[stepped.governor.state(int(number))] == "Queued"  # nothing applied
+    proposed = Bundle.load(tmp_path / "proposal.json").markets[0].epoch
+    assert stepped.oracle.getParameters(1, LENDING.layout_id)[2] < proposed
