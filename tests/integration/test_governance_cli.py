@@ -75,11 +75,11 @@ def execute(zkrisk, chain, number: str) -> None:
     zkrisk("execute", number)
 
 
-@pytest.fixture
-def stepped(accounts, chain, circuit_k1, production_version):
+def deploy_stepped(accounts, chain, circuit_k1, production_version, hand_over: bool = True):
     """A deployment with one-basis-point guards whose BTC market was updated a month before the latest
     window, the clock at the latest window's observation: the latest proof is beyond the guardrails."""
-    deployment, publishers, keeper = deploy(accounts, circuit_k1, guards=tight_guards(production_version))
+    deployment, publishers, keeper = deploy(accounts, circuit_k1, guards=tight_guards(production_version),
+                                            hand_over=hand_over)
     latest = int(production_version.input_vector("BTC")[1])
     earlier = production_version.window_data("BTC", end=epoch_start(latest) - 31 * DAY)
     vector = production_version.input_vector("BTC", data=earlier)
@@ -90,6 +90,12 @@ def stepped(accounts, chain, circuit_k1, production_version):
                   first.proof, first.instances)
     set_time(chain, latest * int(DAY.total_seconds()) + 3_600)
     return deployment
+
+
+@pytest.fixture
+def stepped(accounts, chain, circuit_k1, production_version):
+    """`deploy_stepped`, governed by the timelock (the deployer handed over)."""
+    return deploy_stepped(accounts, chain, circuit_k1, production_version)
 
 
 def test_proved_proposal_vote_queue_execute_applies_the_proved_parameters(stepped, chain, cli, tmp_path):
@@ -191,3 +197,22 @@ def test_execution_rechecks_pause_and_report_age(stepped, chain, cli, tmp_path):
     assert PROPOSAL_STATES[stepped.governor.state(int(number))] == "Queued"  # nothing applied
     proposed = Bundle.load(tmp_path / "proposal.json").markets[0].epoch
     assert stepped.oracle.getParameters(1, LENDING.layout_id)[2] < proposed
+
+
+def test_execution_counts_only_publishers_current_at_execution(accounts, chain, circuit_k1, production_version, cli,
+                                                               tmp_path):
+    """A publisher revoked while the vote waits in the timelock no longer counts: the 2-of-3 signatures
+    of the proposal fall to one and the execution reverts. (The deployer keeps the oracle's governance
+    role beside the timelock here, so it can revoke without a second vote.)"""
+    deployment = deploy_stepped(accounts, chain, circuit_k1, production_version, hand_over=False)
+    oracle, owner = deployment.oracle, {"sender": deployment.deployer}
+    oracle.grantRole(oracle.GOVERNANCE_ROLE(), deployment.timelock.address, **owner)
+    zkrisk = cli(deployment)
+    number = proposal_id(zkrisk("propose", "--market", "BTC", "--out", str(tmp_path / "proposal.json")))
+    vote_and_queue(zkrisk, chain, number)
+    oracle.setPublisher(accounts[2].address, False, **owner)  # the second signer of the proposal's reports
+    chain.mine(timestamp=chain.blocks.head.timestamp + GOVERNANCE.timelock_delay + 1)
+    assert "InsufficientSignatures" in zkrisk("execute", number, ok=False)
+    oracle.setPublisher(accounts[2].address, True, **owner)
+    zkrisk("execute", number)
+    assert oracle.getParameters(1, LENDING.layout_id)[2] == Bundle.load(tmp_path / "proposal.json").markets[0].epoch
