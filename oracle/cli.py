@@ -44,7 +44,7 @@ def demo(market: str = typer.Option("BTC", help="market to prove and publish"),
 
 
 @app.command()
-def audit(bundle: Optional[Path] = typer.Argument(None, help="proof bundle (zkrisk-bundle/1 JSON)", exists=True,
+def audit(bundle: Optional[Path] = typer.Argument(None, help="proof bundle (zkrisk-bundle/2 JSON)", exists=True,
                                                   dir_okay=False),
           tx: Optional[str] = typer.Option(None, help="audit this submitUpdate transaction instead of a bundle: "
                                                       "the bundle is rebuilt from the chain and this repository"),
@@ -215,12 +215,16 @@ DeploymentFile = Annotated[Path, typer.Option(help="deployment manifest (address
 Key = Annotated[Optional[str], typer.Option(help="signer private key (better: the env var)", envvar="ZKRISK_SIGNER_KEY",
                                             show_default=False)]
 ProposalId = Annotated[int, typer.Argument(help="proposal id (printed by `zkrisk propose`)")]
+PublisherKeys = Annotated[Optional[str], typer.Option(
+    help="publishers' private keys, comma-separated, to sign the proposal's report batch (k of them; better: "
+         "the env var)", envvar="ZKRISK_PUBLISHER_KEYS", show_default=False)]
 
 
-def _governance(rpc: str, deployment: Path, key: str | None):
+def _governance(rpc: str, deployment: Path, key: str | None, publisher_keys: str | None = None):
     from oracle.governance import Governance
 
-    return Governance.from_files(rpc, deployment, key)
+    keys = [k.strip() for k in (publisher_keys or "").split(",") if k.strip()]
+    return Governance.from_files(rpc, deployment, key, keys)
 
 
 def _governance_step(step):
@@ -248,10 +252,11 @@ def propose(market: str = typer.Option("BTC", help="market whose latest window i
             out: Path = typer.Option(Path("proposal.bundle.json"), help="where to write the proposal's proof bundle"),
             backtest: Optional[Path] = typer.Option(None, help="backtest summary (JSON; default: the model card's)"),
             rpc: Rpc = "http://127.0.0.1:8545", deployment: DeploymentFile = Path(".zkrisk/deployment.json"),
-            key: Key = None) -> None:
-    """Propose to RiskGovernor a proved parameter update (for changes beyond the guardrails) or, with
-    --upgrade-to, a model upgrade (its VKA on the reusable verifier, a proof of its outputs, its card)."""
-    governance = _governance(rpc, deployment, key)
+            key: Key = None, publisher_keys: PublisherKeys = None) -> None:
+    """Propose to RiskGovernor a proved parameter update (for changes beyond the guardrails; k publishers
+    sign its reports) or, with --upgrade-to, a model upgrade (its VKA on the reusable verifier, its card's
+    guards, a proof of its outputs)."""
+    governance = _governance(rpc, deployment, key, publisher_keys)
     summary = json.loads(backtest.read_text()) if backtest else None
     if upgrade_to is not None:
         proposal = _governance_step(lambda: governance.propose_model(upgrade_to, out, k, model_id, retire, summary))
@@ -289,6 +294,15 @@ def execute(proposal_id: ProposalId, rpc: Rpc = "http://127.0.0.1:8545",
     """Execute a queued proposal once its timelock delay has passed."""
     governance = _governance(rpc, deployment, key)
     _print_tx(_governance_step(lambda: governance.execute(proposal_id)))
+
+
+@app.command()
+def cancel(proposal_id: ProposalId, rpc: Rpc = "http://127.0.0.1:8545",
+           deployment: DeploymentFile = Path(".zkrisk/deployment.json"), key: Key = None) -> None:
+    """Cancel a queued proposal (the guardian, through the timelock's CANCELLER_ROLE) or a pending one
+    (its proposer)."""
+    governance = _governance(rpc, deployment, key)
+    _print_tx(_governance_step(lambda: governance.cancel(proposal_id)))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ what the CLI, the API and the tests call.
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 from rich.console import Console
@@ -29,7 +30,9 @@ def audit_bundle(bundle: Bundle, rpc: str | None = None, srs: Path | None = None
             chain = ChainView(rpc, bundle.chain)
         except AuditError as error:  # wrong chain, unreachable RPC: the chain checks fail with the reason
             reasons["no_chain_reason"] = str(error)
-    result = Auditor(bundle, chain, srs, **reasons).run(only)
+    # the regenerated circuit, keys and verifier are scratch files of this audit only
+    with tempfile.TemporaryDirectory(prefix="zkrisk-audit-") as workdir:
+        result = Auditor(bundle, chain, Path(workdir), srs, **reasons).run(only)
     if report is not None:
         from oracle.audit.report import write_html
 

@@ -19,13 +19,13 @@ from matplotlib.figure import Figure
 
 from models.errors import ModelError
 from models.features import epoch_start
-from models.spec import WAD
+from models.spec import WAD, Kind
 from models.versions import load_version
 from oracle.audit.chain import ChainView
 from oracle.audit.checks import AuditReport
 from oracle.bundle import BUNDLED_SOURCE, Bundle, MarketRecord
 
-FORECAST_DAYS = 180
+FORECAST_DAYS = 90
 
 
 def _png(figure: Figure) -> str:
@@ -36,15 +36,19 @@ def _png(figure: Figure) -> str:
 
 
 def history_plot(bundle: Bundle, chain: ChainView | None) -> str:
+    """Each market's policy outputs (all outputs for a layout of forecasts) as the oracle stored them."""
+    layout = bundle.layout
+    names = [o.name for o in layout.outputs if o.kind is Kind.POLICY] or list(layout.names[:2])
     figure = Figure(figsize=(8, 3.2), layout="constrained")
     axis = figure.subplots()
     for market in bundle.markets:
-        points = chain.history(market.market_id) if chain is not None else []
+        points = chain.history(market.market_id, layout.layout_id) if chain is not None else []
         if not points:  # no chain: the audited update alone
-            points = [{"epoch": market.epoch, "values": market.wad}]
+            points = [{"epoch": market.epoch, "values": [market.wad[n] for n in layout.names]}]
         epochs = [epoch_start(p["epoch"]).date() for p in points]
-        for name, style in (("cr", "-o"), ("lt", "--s")):
-            axis.plot(epochs, [p["values"][name] / WAD for p in points], style, label=f"{market.symbol} {name.upper()}")
+        for name, style in zip(names, ("-o", "--s", ":^", "-.v")):
+            axis.plot(epochs, [p["values"][layout.index[name]] / WAD for p in points], style,
+                      label=f"{market.symbol} {name}")
         axis.axvline(epoch_start(market.epoch).date(), color="grey", linewidth=0.8)
     axis.set_title("Parameter history on chain (audited epoch marked)")
     axis.set_ylabel("fraction")
@@ -54,27 +58,33 @@ def history_plot(bundle: Bundle, chain: ChainView | None) -> str:
 
 
 def forecast_plot(bundle: Bundle, market: MarketRecord) -> str | None:
-    """Float-model forecasts over the bundled history against the next day's move, VaR breaches marked."""
-    if market.raw.source.get("kind") != BUNDLED_SOURCE["kind"]:
+    """Float-model vol and VaR forecasts over the bundled history against the next day's move, VaR
+    breaches marked (lending layout; the policy state does not enter the forecasts)."""
+    if market.raw.source.get("kind") != BUNDLED_SOURCE["kind"] or not {"vol", "var99"} <= set(bundle.layout.names):
         return None
     try:
         version = load_version(bundle.model_id, bundle.model_version)
-        frame = version.market_frame(market.symbol)
+        data = version.market_data(market.symbol)
     except ModelError:
         return None
-    # daily closes whatever the bar size the features read (hourly for realised-volatility versions)
-    close = frame["close"].resample("1D").last().dropna()
+    close = data.hourly["close"].resample("1D").last().dropna()
     ends = close.index[-FORECAST_DAYS - 1:-1]
-    vectors = np.stack([version.input_vector(market.symbol, end=t, frame=frame) for t in ends])
-    forecast = version.predict(vectors)
+    try:
+        vectors = np.stack([version.input_vector(market.symbol, end=t, data=version.window_data(market.symbol, t, data))
+                            for t in ends])
+    except ModelError:  # a gap inside the plotted history
+        return None
+    state = None if not bundle.layout.state else np.asarray([bundle.layout.initial_state] * len(ends))
+    forecast = version.predict(vectors, state)
+    vol, var = forecast[:, bundle.layout.index["vol"]], forecast[:, bundle.layout.index["var99"]]
     following = np.log(close).diff().shift(-1).loc[ends].to_numpy()
     figure = Figure(figsize=(8, 3.2), layout="constrained")
     axis = figure.subplots()
     dates = np.asarray([t.date() for t in ends])
     axis.plot(dates, np.abs(following), ".", color="grey", markersize=3, label="realised |next-day return|")
-    axis.plot(dates, forecast[:, 0], label="vol forecast")
-    axis.plot(dates, forecast[:, 1], label="VaR 99% forecast (loss)")
-    breaches = -following > forecast[:, 1]  # VaR bounds the loss: only falls breach it
+    axis.plot(dates, vol, label="vol forecast")
+    axis.plot(dates, var, label="VaR 99% forecast (loss)")
+    breaches = -following > var  # VaR bounds the loss: only falls breach it
     axis.plot(dates[breaches], -following[breaches], "x", color="red",
               label=f"VaR breaches ({int(breaches.sum())}/{len(dates)}, 1% expected)")
     axis.set_title(f"{market.symbol}: forecast vs realised, last {FORECAST_DAYS} days of bundled data")
@@ -118,8 +128,9 @@ def write_html(report: AuditReport, bundle: Bundle, chain: ChainView | None, pat
     checks = "".join(
         f"<li class='{'pass' if c.passed else 'fail'}'><b>{'PASS' if c.passed else 'FAIL'} {c.number}. "
         f"{html.escape(c.title)}</b><br>{'<br>'.join(html.escape(d) for d in c.details)}</li>" for c in report.checks)
-    outputs = _table([(m.symbol, m.epoch, *(f"{m.wad[n] / WAD:.6f}" for n in ("cr", "lt", "vol", "var99", "es99")))
-                      for m in bundle.markets], ("market", "epoch", "CR", "LT", "vol", "VaR99", "ES99"))
+    names = bundle.layout.names
+    outputs = _table([(m.symbol, m.epoch, *(f"{m.wad[n] / WAD:.6f}" for n in names)) for m in bundle.markets],
+                     ("market", "epoch", *names))
     images = [history_plot(bundle, chain)]
     for market in bundle.markets:
         images += [img for img in (forecast_plot(bundle, market), contributions_plot(market)) if img]
