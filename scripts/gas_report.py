@@ -18,6 +18,7 @@ Sections of docs/gas.md that other benchmarks write (scripts/bench_options_gas.p
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 import json
 import shutil
 import sys
@@ -67,7 +68,7 @@ def fmt(values: dict[str, int], k: str) -> str:
     return f"{values[k]:,}" if k in values else "—"
 
 
-def measure(ks: list[int], version) -> dict[str, Any]:
+def measure(ks: list[int], version, max_logrows: int | None = None) -> dict[str, Any]:
     import pandas as pd
     from ape import accounts, chain, networks
 
@@ -75,12 +76,14 @@ def measure(ks: list[int], version) -> dict[str, Any]:
                                      deploy_verifier, model_config_for_circuit, register_model, stored_state,
                                      submit_update)
     from oracle.reports import Domain, Report, data_hash, sign_reports
-    from prover.circuit import build_circuit, circuits_root
+    from prover.circuit import PRODUCTION_PLAN, build_circuit, circuits_root
     from prover.evm import (PLAIN_VERIFIER_NAME, compile_verifier, local_chain, deploy_plain_verifier,
                             deploy_reusable_verifier, render_plain_verifier)
     from prover.proving import prove
 
-    circuits = {k: build_circuit(version, k, circuits_dir=circuits_root(version, k),
+    # the production plan caps logrows at 15 (K=16); larger batches are measured with a higher cap
+    plan = PRODUCTION_PLAN if max_logrows is None else replace(PRODUCTION_PLAN, max_logrows=max_logrows)
+    circuits = {k: build_circuit(version, k, plan, circuits_dir=circuits_root(version, k),
                                  progress=lambda message, k=k: print(f"  K={k}: {message}", flush=True))
                 for k in ks}
     last = version.market_data("BTC").hourly.index[-1].normalize()
@@ -223,12 +226,14 @@ def main() -> None:
     parser.add_argument("--ks", default="1,2,16", help="markets per proof to measure")
     parser.add_argument("--json", type=Path, default=REPO_ROOT / "bench-results" / "gas.json")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "gas.md")
+    parser.add_argument("--max-logrows", type=int, default=None, help="raise the production plan's logrows cap for batches built in the key cache "
+                                                                        "(K=32 needs 16, K=64 17)")
     args = parser.parse_args()
     ensure_node_tools_on_path()
     install_solc_shim()
     version = load_version()
     started = time.time()
-    result = measure([int(k) for k in args.ks.split(",")], version)
+    result = measure([int(k) for k in args.ks.split(",")], version, args.max_logrows)
     result["seconds"] = round(time.time() - started)
     table = markdown(result, f"{version.model_id}@{version.version}")
     for path, text in ((args.json, json.dumps(result, indent=1) + "\n"), (args.out, table + kept_sections(args.out))):
