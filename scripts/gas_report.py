@@ -172,12 +172,13 @@ def measure(ks: list[int], version, max_logrows: int | None = None) -> dict[str,
                                                                  for k, v in result["submit_update_gas"].items()}
         result["plain_per_market_epoch_total_gas"] = {k: v // int(k) for k, v in result["plain_submit_update_gas"].items()}
         shutil.rmtree(plain_sources, ignore_errors=True)
-        result["rows"] += [
-            ("getRiskParameters", oracle.getRiskParameters.estimate_gas_cost(MARKETS["BTC"]), "eth_estimateGas"),
-            ("getParameters (lending layout)", oracle.getParameters.estimate_gas_cost(MARKETS["BTC"], LENDING.layout_id),
-             "eth_estimateGas"),
-            ("AggregatorV3 latestRoundData (LT feed)", system.feeds[(MARKETS["BTC"], "lt")].latestRoundData.estimate_gas_cost(),
-             "eth_estimateGas")]
+        if MARKETS["BTC"] in batch_markets(ks[0], ks, "reusable"):  # reads need BTC's values on chain
+            result["rows"] += [
+                ("getRiskParameters", oracle.getRiskParameters.estimate_gas_cost(MARKETS["BTC"]), "eth_estimateGas"),
+                ("getParameters (lending layout)", oracle.getParameters.estimate_gas_cost(MARKETS["BTC"], LENDING.layout_id),
+                 "eth_estimateGas"),
+                ("AggregatorV3 latestRoundData (LT feed)", system.feeds[(MARKETS["BTC"], "lt")].latestRoundData.estimate_gas_cost(),
+                 "eth_estimateGas")]
     return with_best(result)
 
 
