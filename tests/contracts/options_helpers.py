@@ -23,9 +23,8 @@ import pytest
 from chain_helpers import BTC, ETH, wad
 from models.options import SHOCK_NAMES, Position, ScenarioGrid, portfolio_margin
 from models.spec import WAD
-from oracle.chain.local import rpc_alive
 from oracle.chain.options import Order, reference_positions, series_id
-from prover.toolchain import anvil_executable, free_port
+from prover.toolchain import anvil_executable, free_port, rpc_alive
 
 DAY = 86_400
 FEED_DECIMALS = 8
