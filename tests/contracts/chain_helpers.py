@@ -150,6 +150,13 @@ def signature_tuples(signatures: Sequence[Signature]) -> list[tuple]:
     return [s.as_tuple() for s in sorted(signatures, key=lambda s: int(s.signer, 16))]
 
 
+def apply_governance(oracle, sender, signers: Sequence, reports: Sequence[Report], values: Sequence[Sequence[float]],
+                     model: int = TEST_MODEL, layout: Layout = LENDING):
+    """`applyGovernanceUpdate` of `values` for `reports`, signed by `signers` (sent by governance)."""
+    return oracle.applyGovernanceUpdate(model, market_updates(reports, values, layout),
+                                        signature_tuples(sign(signers, oracle, reports)), sender=sender)
+
+
 def policy_step(oracle, market: int, es99: float) -> tuple[float, ...]:
     """The production policy's update of `market` from its stored state for an ES99 forecast: the
     lending outputs a correct proof would carry (forecasts derived from ES99 for readability)."""

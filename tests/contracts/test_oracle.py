@@ -10,9 +10,9 @@ import ape
 import pytest
 
 from chain_helpers import (BTC, DAY, ETH, LENDING_GUARDS, POLICIES, START_EPOCH, TEST_BATCH_MODEL, TEST_INPUT_SCALE,
-                           TEST_MODEL, TEST_OPTIONS_MODEL, TIMING, UNLIMITED, UNLISTED, at_epoch, fixed, guard_of,
-                           lending, market_updates, policy_step, report, sign, signature_tuples, submit, test_update,
-                           verifier_instances)
+                           TEST_MODEL, TEST_OPTIONS_MODEL, TIMING, UNLIMITED, UNLISTED, apply_governance, at_epoch,
+                           fixed, guard_of, lending, market_updates, policy_step, report, sign, signature_tuples, submit,
+                           test_update, verifier_instances)
 from models.spec import FIELD_MODULUS, LAYOUTS, LENDING, OPTIONS, felt_to_wad
 from oracle.chain.deploy import stored_state, wad_to_fixed
 from oracle.chain.layouts import layout_tuple
@@ -55,8 +55,7 @@ def first_update(oracle, publishers, keeper, market: int = BTC, **values: float)
 
 
 def governance_update(oracle, owner, publishers, reports, values, model: int = TEST_MODEL):
-    return oracle.applyGovernanceUpdate(model, market_updates(reports, values),
-                                        signature_tuples(sign(signers(publishers), oracle, reports)), sender=owner)
+    return apply_governance(oracle, owner, signers(publishers), reports, values, model)
 
 
 # ---------------------------------------------------------------- layouts
