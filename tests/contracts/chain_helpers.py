@@ -175,22 +175,29 @@ def description_hash(description: str) -> bytes:
     return keccak(text=description)
 
 
-def pass_vote(system, voter, targets, values, calldatas, description: str, chain) -> int:
-    """Vote a proposal through and queue it on the dev chain (mines blocks); returns its id."""
+def pass_votes(system, voter, proposals: Sequence[tuple], chain) -> list[int]:
+    """Vote proposals (targets, values, calldatas, description), all pending now, through and queue them
+    on the dev chain (mines blocks, moves time past the timelock delay); returns their ids."""
     governor = system.governor
-    proposal_id = governor.hashProposal(targets, values, calldatas, description_hash(description))
+    ids = [governor.hashProposal(t, v, c, description_hash(d)) for t, v, c, d in proposals]
     chain.mine(GOVERNANCE.voting_delay + 1)
-    governor.castVote(proposal_id, 1, sender=voter)  # 1 = For
+    for proposal_id in ids:
+        governor.castVote(proposal_id, 1, sender=voter)  # 1 = For
     chain.mine(GOVERNANCE.voting_period + 1)
-    governor.queue(targets, values, calldatas, description_hash(description), sender=voter)
+    for targets, values, calldatas, description in proposals:
+        governor.queue(targets, values, calldatas, description_hash(description), sender=voter)
     advance(chain, GOVERNANCE.timelock_delay + 1)
-    return proposal_id
+    return ids
+
+
+def execute(system, voter, targets, values, calldatas, description: str):
+    return system.governor.execute(targets, values, calldatas, description_hash(description), sender=voter)
 
 
 def pass_proposal(system, voter, targets, values, calldatas, description: str, chain) -> int:
-    """Drive a proposal through vote, queue and execute on the dev chain (mines blocks, moves time)."""
-    proposal_id = pass_vote(system, voter, targets, values, calldatas, description, chain)
-    system.governor.execute(targets, values, calldatas, description_hash(description), sender=voter)
+    """Drive a pending proposal through vote, queue and execute on the dev chain (mines blocks, moves time)."""
+    [proposal_id] = pass_votes(system, voter, [(targets, values, calldatas, description)], chain)
+    execute(system, voter, targets, values, calldatas, description)
     return proposal_id
 
 
