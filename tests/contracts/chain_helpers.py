@@ -22,6 +22,8 @@ TEST_MODEL, TEST_BATCH_MODEL, TEST_OPTIONS_MODEL = 7, 8, 9
 #: models on EZKL's reusable verifier with the real circuits' VKA
 REAL_MODEL, REAL_BATCH_MODEL = 1, 2
 TEST_INPUT_SCALE = 13
+#: a VKA of arbitrary words: EZKL's reusable verifier registers any (verifying against it is another matter)
+PLACEHOLDER_VKA = [keccak(b"vka word %d" % i) for i in range(8)]
 #: what the test verifier is handed as a proof (it does not read it)
 TEST_PROOF = b"\x01" * 32
 TIMING = Timing(max_report_age=2 * DAY, max_governance_report_age=14 * DAY, staleness_period=3 * DAY)
