@@ -11,7 +11,8 @@ since the snapshot whose address holds no code any more are dropped.
 
 from __future__ import annotations
 
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import pytest
 from ape.managers.chain import ChainManager
@@ -42,3 +43,19 @@ def follow_reverts(patch: pytest.MonkeyPatch) -> None:
 
     patch.setattr(ChainManager, "snapshot", snapshot_recording)
     patch.setattr(ChainManager, "restore", restore_forgetting)
+
+
+@contextmanager
+def separate_caches(chain: ChainManager) -> Iterator[None]:
+    """Empty caches for the duration, then the previous ones back: Ape keys its caches by network name,
+    not chain id, so a second local chain (a private anvil) would otherwise decode its contracts with
+    the ABIs of the session chain's contracts at the same addresses (same deployer, same nonce)."""
+    caches = _caches(chain)
+    saved = [cache.memory for cache in caches]
+    for cache in caches:
+        cache.memory = {}
+    try:
+        yield
+    finally:
+        for cache, memory in zip(caches, saved):
+            cache.memory = memory
