@@ -356,7 +356,7 @@ contract RiskOracle is IRiskOracle, AccessControl, Pausable, EIP712 {
         uint256 tail = layout.outputCount > RiskRecords.HEAD_VALUES ? record.tail : 0;
         values = new uint256[](layout.outputCount);
         for (uint256 i = 0; i < values.length; ++i) {
-            values[i] = _wad(RiskRecords.value(head, tail, i), layout.scale);
+            values[i] = _wad(RiskRecords.valueAt(head, tail, i), layout.scale);
         }
         return (values, RiskRecords.observedAt(head), RiskRecords.epoch(head), RiskRecords.modelId(head));
     }
@@ -372,7 +372,7 @@ contract RiskOracle is IRiskOracle, AccessControl, Pausable, EIP712 {
         RiskRecords.Record storage record = _records[marketId][slot.layoutId];
         uint256 head = record.head;
         uint256 tail = slot.index >= RiskRecords.HEAD_VALUES ? record.tail : 0;
-        value = _wad(RiskRecords.value(head, tail, slot.index), _layoutConfigs[slot.layoutId].scale);
+        value = _wad(RiskRecords.valueAt(head, tail, slot.index), _layoutConfigs[slot.layoutId].scale);
         return (value, RiskRecords.observedAt(head), RiskRecords.epoch(head));
     }
 
@@ -580,7 +580,7 @@ contract RiskOracle is IRiskOracle, AccessControl, Pausable, EIP712 {
         uint256 tail = stored && layout.outputCount > RiskRecords.HEAD_VALUES ? record.tail : 0;
         values = new uint256[](layout.outputCount);
         for (uint256 i = 0; i < values.length; ++i) {
-            values[i] = RiskRecords.value(head, tail, i);
+            values[i] = RiskRecords.valueAt(head, tail, i);
         }
     }
 

@@ -77,6 +77,18 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def rpc_alive(rpc_url: str) -> bool:
+    """True when a JSON-RPC node answers `eth_chainId` at `rpc_url` (a private anvil has come up)."""
+    import requests
+
+    try:
+        reply = requests.post(rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []},
+                              timeout=2)
+        return reply.ok
+    except requests.RequestException:
+        return False
+
+
 def anvil_executable() -> Path:
     anvil = NODE_BIN / "anvil"
     if not anvil.exists():

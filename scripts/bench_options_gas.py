@@ -23,6 +23,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(REPO_ROOT / "tests"))  # ape_isolation, which options_helpers uses
 sys.path.insert(0, str(REPO_ROOT / "tests" / "contracts"))  # the tests' deployment of the engine
 
 from prover.toolchain import ensure_node_tools_on_path, install_solc_shim  # noqa: E402

@@ -11,7 +11,8 @@ since the snapshot whose address holds no code any more are dropped.
 
 from __future__ import annotations
 
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import pytest
 from ape.managers.chain import ChainManager
@@ -42,3 +43,27 @@ def follow_reverts(patch: pytest.MonkeyPatch) -> None:
 
     patch.setattr(ChainManager, "snapshot", snapshot_recording)
     patch.setattr(ChainManager, "restore", restore_forgetting)
+
+
+@contextmanager
+def separate_caches(chain: ChainManager) -> Iterator[None]:
+    """Empty caches for the duration, then the previous ones back: Ape keys its contract caches, its
+    cached chain id and its cached code by network name, not by chain, so a second local chain (a
+    private anvil) would otherwise report the session chain's id and decode its contracts with the
+    ABIs of the session chain's contracts at the same addresses (same deployer, same nonce)."""
+    caches = _caches(chain)
+    saved = [cache.memory for cache in caches]
+    chain_ids, code = dict(chain._chain_id_cache), dict(ChainManager._code)
+    for cache in caches:
+        cache.memory = {}
+    chain._chain_id_cache.clear()
+    ChainManager._code.clear()
+    try:
+        yield
+    finally:
+        for cache, memory in zip(caches, saved):
+            cache.memory = memory
+        chain._chain_id_cache.clear()
+        chain._chain_id_cache.update(chain_ids)
+        ChainManager._code.clear()
+        ChainManager._code.update(code)

@@ -33,7 +33,9 @@ library RiskRecords {
     }
 
     /// @notice Value `i` (fixed-point) given the record's head and, for i >= HEAD_VALUES, its tail.
-    function value(uint256 head, uint256 tail, uint256 i) internal pure returns (uint256) {
+    /// @dev Not named `value`: Slither 0.11 reads `RiskRecords.value(...)` as the legacy call-value option
+    ///      and fails to analyse every function that calls it.
+    function valueAt(uint256 head, uint256 tail, uint256 i) internal pure returns (uint256) {
         if (i < HEAD_VALUES) return (head >> (HEAD_VALUES_OFFSET + VALUE_BITS * i)) & MASK_24;
         return (tail >> (VALUE_BITS * (i - HEAD_VALUES))) & MASK_24;
     }

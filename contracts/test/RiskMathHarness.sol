@@ -32,7 +32,7 @@ contract RiskMathHarness {
         (uint256 head, uint256 tail) = RiskRecords.pack(modelId, epoch, observedAt, values);
         unpacked = new uint256[](values.length);
         for (uint256 i = 0; i < values.length; ++i) {
-            unpacked[i] = RiskRecords.value(head, tail, i);
+            unpacked[i] = RiskRecords.valueAt(head, tail, i);
         }
         return (RiskRecords.modelId(head), RiskRecords.epoch(head), RiskRecords.observedAt(head), unpacked);
     }

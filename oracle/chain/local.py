@@ -29,7 +29,7 @@ from oracle.lifecycle import stop_process
 from oracle.runtime import ProverRuntime
 from oracle.services import DEV_DEPLOYER, DEV_PUBLISHERS, DEV_QUORUM
 from prover.evm import vka_words
-from prover.toolchain import anvil_executable
+from prover.toolchain import anvil_executable, rpc_alive
 
 #: development timing: no delay between updates (benchmarks send many), a day-old commitment is fine
 DEV_TIMING = Timing(min_update_delay=0, max_commitment_age=86_400, staleness_period=3 * 86_400)
@@ -59,15 +59,6 @@ def guardrail_compatible_epochs(version: ModelVersion, markets: list[str], count
             if len(chosen) == count:
                 return chosen
     raise ConfigurationError(f"{markets}: only {len(chosen)} guardrail-compatible epochs in {start}..{last}")
-
-
-def rpc_alive(rpc_url: str) -> bool:
-    try:
-        reply = requests.post(rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []},
-                              timeout=2)
-        return reply.ok
-    except requests.RequestException:
-        return False
 
 
 def start_anvil(rpc_url: str, state_path: Path, log_path: Path | None = None) -> subprocess.Popen:

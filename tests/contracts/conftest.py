@@ -1,6 +1,7 @@
 """Contract fixtures: named roles, one deployment per session, ape's per-test chain isolation.
 
-The session deployment registers *test-verifier* models (contracts/test/TestVerifier.sol, whose answer
+The session deployment sets the production model card's guards (per market, per parameter, per
+direction) and registers *test-verifier* models (contracts/test/TestVerifier.sol, whose answer
 a test can set) for both layouts: every check of the oracle besides the zk proof itself — reports,
 signatures, epochs, state, guards, storage — is exercised with them over any values. Tests that need
 proofs register the real circuits' VKA on EZKL's reusable verifier (`real_model`, `real_batch_model`)
@@ -12,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from chain_helpers import (BTC, ETH, GOVERNANCE, START_EPOCH, TEST_BATCH_MODEL, TEST_INPUT_SCALE, TEST_MODEL,
-                           TEST_OPTIONS_MODEL, TIMING, DAY, set_time)
+                           TEST_OPTIONS_MODEL, TIMING, at_epoch, guards_by_layout)
 from models.spec import LENDING, OPTIONS
 from oracle.chain.deploy import ModelConfig, deploy_system, register_model
 
@@ -67,21 +68,28 @@ def test_verifier(project, owner):
 @pytest.fixture(scope="session")
 def system(owner, publishers, guardian, test_verifier, chain):
     """The whole system, 2-of-3 publishers, deployer still in charge (hand-over tested separately),
-    with test-verifier models: lending K=1 and K=2, options K=1. The clock is at START_EPOCH's day."""
-    set_time(chain, START_EPOCH * DAY + 3_600)
+    the production card's lending guards, with test-verifier models: lending K=1 and K=2, options K=1.
+    The clock is at START_EPOCH's day."""
+    at_epoch(chain, START_EPOCH)
     models = [ModelConfig(model_id=TEST_MODEL, layout=LENDING, input_scale=TEST_INPUT_SCALE, markets=(BTC, ETH),
                           verifier=test_verifier.address, label="test verifier, lending K=1"),
               ModelConfig(model_id=TEST_BATCH_MODEL, layout=LENDING, input_scale=TEST_INPUT_SCALE, markets=(BTC, ETH),
                           markets_per_proof=2, verifier=test_verifier.address, label="test verifier, lending K=2"),
               ModelConfig(model_id=TEST_OPTIONS_MODEL, layout=OPTIONS, input_scale=TEST_INPUT_SCALE,
                           markets=(BTC, ETH), verifier=test_verifier.address, label="test verifier, options K=1")]
-    return deploy_system(owner, publishers, models, quorum=2, guardian=guardian, timing=TIMING,
-                         governance=GOVERNANCE, hand_over=False)
+    return deploy_system(owner, publishers, models, quorum=2, guardian=guardian, guards=guards_by_layout(),
+                         timing=TIMING, governance=GOVERNANCE, hand_over=False)
 
 
 @pytest.fixture(scope="session")
 def oracle(system):
     return system.oracle
+
+
+@pytest.fixture
+def start_clock(chain):
+    """The clock at START_EPOCH's day (a restored snapshot keeps anvil's clock where a test left it)."""
+    at_epoch(chain, START_EPOCH)
 
 
 @pytest.fixture(scope="session")

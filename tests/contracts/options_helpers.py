@@ -20,12 +20,12 @@ from typing import Any, Iterator, Mapping
 
 import pytest
 
+from ape_isolation import separate_caches
 from chain_helpers import BTC, ETH, wad
 from models.options import SHOCK_NAMES, Position, ScenarioGrid, portfolio_margin
 from models.spec import WAD
-from oracle.chain.local import rpc_alive
 from oracle.chain.options import Order, reference_positions, series_id
-from prover.toolchain import anvil_executable, free_port
+from prover.toolchain import anvil_executable, free_port, rpc_alive
 
 DAY = 86_400
 FEED_DECIMALS = 8
@@ -43,8 +43,9 @@ UNTRACED_CHAIN_ID = 31_338
 @contextmanager
 def untraced_chain() -> Iterator[str]:
     """Ape's active provider is, for the duration, an anvil of our own without step tracing (anvil's
-    default development accounts, which are Ape's test accounts); yields its URL."""
-    from ape import networks
+    default development accounts, which are Ape's test accounts), with contract caches of its own;
+    yields its URL."""
+    from ape import chain, networks
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -55,7 +56,7 @@ def untraced_chain() -> Iterator[str]:
             if rpc_alive(url):
                 break
             time.sleep(0.05)
-        with networks.ethereum.local.use_provider("foundry", provider_settings={"host": url}):
+        with networks.ethereum.local.use_provider("foundry", provider_settings={"host": url}), separate_caches(chain):
             yield url
     finally:
         process.terminate()

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 
 from options_helpers import deploy_options
+from prover.evm import REUSABLE_VERIFIER_NAME, REUSABLE_VERIFIER_SOL, compile_verifier
 from prover.toolchain import MAX_RUNTIME_CODE_BYTES
 
 pytestmark = pytest.mark.chain
 
-DEPLOYED = ["verifier", "registry", "oracle", "token", "timelock", "governor"]
+DEPLOYED = ["oracle", "token", "timelock", "governor"]
 
 
 def test_every_compiled_contract_fits_code_size_limit(project):
@@ -18,19 +19,22 @@ def test_every_compiled_contract_fits_code_size_limit(project):
         runtime = container.contract_type.runtime_bytecode
         if runtime and runtime.bytecode:
             sizes[container.contract_type.name] = len(bytes.fromhex(runtime.bytecode.removeprefix("0x")))
-    assert {"RiskOracle", "RiskGovernor", "Halo2VerifierReusable", "DataCommitmentRegistry",
+    assert {"RiskOracle", "RiskGovernor", "RiskTimelock", "RiskVotesToken", "RiskParameterFeed", "LendingMarket",
             "OptionsMarginEngine"} <= set(sizes)
     too_big = {name: size for name, size in sizes.items() if size > MAX_RUNTIME_CODE_BYTES}
     assert not too_big
 
 
+def test_reusable_verifier_fits_code_size_limit():
+    """Compiled by prover.evm (not Ape), exactly as deployed and as `zkrisk audit` recompiles it."""
+    compiled = compile_verifier(REUSABLE_VERIFIER_SOL, REUSABLE_VERIFIER_NAME)
+    assert 0 < compiled["runtime_size"] <= MAX_RUNTIME_CODE_BYTES and compiled["fits_mainnet"]
+
+
 def test_every_deployed_contract_fits_code_size_limit(system, chain):
-    addresses = [getattr(system, name) for name in DEPLOYED] + list(system.feeds.values())
-    vka_pointer = system.oracle.getModel(system.models[0].model_id).vkaPointer
-    for contract in [*addresses, vka_pointer]:
-        address = contract if isinstance(contract, str) else contract.address
-        size = len(chain.provider.get_code(address))
-        assert 0 < size <= MAX_RUNTIME_CODE_BYTES, (address, size)
+    for contract in [getattr(system, name) for name in DEPLOYED]:
+        size = len(chain.provider.get_code(contract.address))
+        assert 0 < size <= MAX_RUNTIME_CODE_BYTES, (contract.address, size)
 
 
 def test_options_engine_deployed_code_fits_code_size_limit(project, owner, chain):

@@ -1,41 +1,67 @@
-"""AggregatorV3 adapters: one per (market, parameter), reading the oracle unchanged."""
+"""RiskParameterFeed, the AggregatorV3 adapter of one (market, parameter): an existing Chainlink consumer
+reads a proved parameter unchanged, with `updatedAt` the data's observation time."""
 
 from __future__ import annotations
 
 import ape
 import pytest
 
-from chain_helpers import BTC, ETH, PLACEHOLDER_MODEL, risk_update, values_within_guardrails
-from models.spec import OUTPUTS
+from chain_helpers import BTC, ETH, START_EPOCH, TEST_OPTIONS_MODEL, at_epoch, fixed, lending, report, submit
+from models.spec import LENDING, OPTIONS, felt_to_wad
 
-pytestmark = pytest.mark.chain
+pytestmark = [pytest.mark.chain, pytest.mark.usefixtures("start_clock")]
 
-EPOCH = 20_100
-
-
-def test_latest_round_data_without_update_reverts_no_data_present(system):
-    with ape.reverts(system.feeds[(BTC, "lt")].NoDataPresent):
-        system.feeds[(BTC, "lt")].latestRoundData()
+EPOCH = START_EPOCH
+VALUES = lending(max_ltv=0.71, lt=0.785)
 
 
-def test_latest_round_data_reads_parameter_as_round(system, owner, chain):
-    values = values_within_guardrails(0.4)
-    system.oracle.applyGovernanceUpdate(PLACEHOLDER_MODEL, [risk_update(BTC, EPOCH, values)], sender=owner)
-    updated_at = chain.blocks.head.timestamp
-    for name in ("lt", "cr"):
-        feed = system.feeds[(BTC, name)]
-        assert feed.decimals() == 18 and feed.version() == 1
-        assert tuple(feed.latestRoundData()) == (EPOCH, values[OUTPUTS.index(name)], updated_at, updated_at, EPOCH)
-        assert feed.PARAMETER() == OUTPUTS.index(name) and feed.MARKET_ID() == BTC
-    assert "liquidation threshold" in system.feeds[(BTC, "lt")].description()
-    with ape.reverts(system.feeds[(ETH, "lt")].NoDataPresent):  # other markets stay empty
-        system.feeds[(ETH, "lt")].latestRoundData()
+@pytest.fixture(scope="module")
+def feeds(project, oracle, owner, publishers, keeper):
+    """BTC's LT and max LTV and ETH's reference implied vol (another layout)."""
+    return {(market, name): project.RiskParameterFeed.deploy(oracle.address, market, layout.output(name).parameter_id,
+                                                             f"{market} {name}", sender=owner)
+            for market, name, layout in [(BTC, "lt", LENDING), (BTC, "max_ltv", LENDING), (ETH, "ref_iv", OPTIONS)]}
 
 
-def test_get_round_data_serves_only_latest_round(system, owner):
-    system.oracle.applyGovernanceUpdate(PLACEHOLDER_MODEL, [risk_update(BTC, EPOCH, values_within_guardrails())],
-                                        sender=owner)
-    feed = system.feeds[(BTC, "cr")]
-    assert tuple(feed.getRoundData(EPOCH)) == tuple(feed.latestRoundData())
-    with ape.reverts(feed.RoundNotAvailable, roundId=EPOCH - 1):
-        feed.getRoundData(EPOCH - 1)
+def test_constructor_unknown_parameter_reverts_UnknownParameter(project, oracle, owner):
+    with ape.reverts(project.RiskOracle.UnknownParameter, parameterId=99):  # the oracle's error, bubbled up
+        project.RiskParameterFeed.deploy(oracle.address, BTC, 99, "nothing", sender=owner)
+
+
+def test_latestRoundData_without_update_reverts_NoDataPresent(feeds):
+    feed = feeds[(BTC, "lt")]
+    with ape.reverts(feed.NoDataPresent):
+        feed.latestRoundData()
+
+
+def test_latestRoundData_updatedAt_is_the_observation_time(feeds, oracle, publishers, keeper, chain):
+    observed = EPOCH * 86_400 + 120
+    at_epoch(chain, EPOCH, 5 * 3_600)  # submitted hours after the observation
+    submit(oracle, keeper, publishers[:2], [report(BTC, EPOCH, observed_at=observed)], [VALUES])
+    for name in ("lt", "max_ltv"):
+        feed = feeds[(BTC, name)]
+        expected = felt_to_wad(fixed(VALUES[LENDING.index[name]]), LENDING.scale)
+        assert tuple(feed.latestRoundData()) == (EPOCH, expected, observed, observed, EPOCH)
+        assert (feed.decimals(), feed.version(), feed.MARKET_ID()) == (18, 1, BTC)
+        assert feed.PARAMETER_ID() == LENDING.output(name).parameter_id
+        assert feed.ORACLE() == oracle.address and feed.description() == f"{BTC} {name}"
+    with ape.reverts(feeds[(ETH, "ref_iv")].NoDataPresent):  # other markets and layouts stay empty
+        feeds[(ETH, "ref_iv")].latestRoundData()
+
+
+def test_latestRoundData_reads_an_options_parameter(feeds, oracle, publishers, keeper):
+    values = (0.08, 0.09, 0.25, 0.15, 0.60)
+    submit(oracle, keeper, publishers[:2], [report(ETH, EPOCH)], [values], model=TEST_OPTIONS_MODEL, layout=OPTIONS)
+    answer = feeds[(ETH, "ref_iv")].latestRoundData()[1]
+    assert answer == felt_to_wad(fixed(0.60, OPTIONS), OPTIONS.scale)
+
+
+def test_getRoundData_serves_only_the_latest_round(feeds, oracle, publishers, keeper, chain):
+    feed = feeds[(BTC, "lt")]
+    submit(oracle, keeper, publishers[:2], [report(BTC, EPOCH)], [VALUES])
+    at_epoch(chain, EPOCH + 1)
+    submit(oracle, keeper, publishers[:2], [report(BTC, EPOCH + 1)], [lending(max_ltv=0.71, lt=0.78)])
+    assert feed.latestRoundData()[0] == EPOCH + 1
+    assert tuple(feed.getRoundData(EPOCH + 1)) == tuple(feed.latestRoundData())
+    with ape.reverts(feed.RoundNotAvailable, roundId=EPOCH):
+        feed.getRoundData(EPOCH)

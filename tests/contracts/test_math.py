@@ -1,77 +1,105 @@
-"""The Solidity instance layout and guardrail math against models/spec.py and Python references."""
+"""The guard and record math (contracts/test/RiskMathHarness.sol over Guardrails and RiskRecords) against
+models/protocol/guards.py's integer replay, the packed record against its documented bit widths, and
+the production card's guards against the production policy's own steps (they must always pass)."""
 
 from __future__ import annotations
 
-import ape
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from chain_helpers import BTC, PLACEHOLDER_MODEL, risk_update
-from models.spec import FIELD_MODULUS, OUTPUTS, felt_to_wad, instance_count, split_instances
+from chain_helpers import LENDING_GUARDS, POLICIES, TEST_INPUT_SCALE, fixed
+from models.protocol.guards import Guard
+from models.spec import LENDING, MARKETS
 
 pytestmark = pytest.mark.chain
 
-CHAIN_SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-UINT96 = 2**96 - 1
-MAX_OUTPUT_FELT = 2**128
-guards = st.builds(lambda lo, width, change, relative: (lo, min(lo + width, UINT96), change, relative),
-                   st.integers(0, 10**19), st.integers(0, 10**19), st.integers(1, 2**64 - 1), st.booleans())
+CHAIN_SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+NONE, BOUNDS, STEP = range(3)  # Guardrails.Failure
+U16 = st.integers(0, 0xFFFF)
+VALUE = st.integers(0, (1 << 24) - 1)
+SCALE = st.integers(1, 23)
 
 
-def test_layout_constants_match_spec(harness):
-    assert harness.outputCount() == len(OUTPUTS)
-    assert harness.fieldModulus() == FIELD_MODULUS
-    assert harness.maxOutputFelt() == MAX_OUTPUT_FELT < FIELD_MODULUS // 2
-    for k in (1, 2, 4, 16, 32):
-        assert harness.instanceCount(k) == instance_count(k)
+def reference_failure(guard: Guard, previous: int | None, value: int, scale: int) -> int:
+    reason = guard.check(previous, value, scale)
+    return NONE if reason is None else BOUNDS if "bounds" in reason else STEP
 
 
-def test_output_felt_matches_split_instances(harness):
-    k = 3
-    instances = list(range(100, 100 + instance_count(k)))
-    _, outputs = split_instances(instances, k)
-    for i in range(k):
-        for j in range(len(OUTPUTS)):
-            assert harness.outputFelt(instances, k, i, j) == outputs[i][j]
+def valid_guards():
+    return st.builds(lambda lo, width, up, down: (lo, min(lo + width, 0xFFFF), up, down),
+                     U16, U16, st.integers(1, 0xFFFF), st.integers(1, 0xFFFF))
 
 
 @CHAIN_SETTINGS
-@given(felt=st.one_of(st.integers(0, 2**80), st.integers(0, MAX_OUTPUT_FELT)), scale=st.integers(1, 64))
-def test_felt_to_wad_matches_spec(harness, felt, scale):
-    assert harness.feltToWad(felt, scale) == felt_to_wad(felt, scale)
+@given(guard=st.tuples(U16, U16, U16, U16))
+def test_isValidGuard_matches_reference(harness, guard):
+    try:
+        Guard(*guard)
+        expected = True
+    except ValueError:
+        expected = False
+    assert harness.isValidGuard(guard) == expected
 
 
 @CHAIN_SETTINGS
-@given(felt=st.one_of(st.integers(FIELD_MODULUS // 2 + 1, 2**256 - 1), st.integers(MAX_OUTPUT_FELT + 1, 2**254)),
-       scale=st.integers(1, 64))
-def test_felt_to_wad_negative_or_huge_reverts_invalid_output(harness, felt, scale):
-    with ape.reverts(harness.InvalidOutput, felt=felt):
-        harness.feltToWad(felt, scale)
+@given(guard=st.tuples(U16, U16, U16, U16))
+def test_packGuard_round_trips(harness, guard):
+    assert tuple(harness.packGuard(guard)) == guard
+
+
+def edge_cases():
+    """Values exactly on a bound or a step, and one unit past it (scale 20, the lending layout's LT guard)."""
+    unit = 1 << 20
+    lt = (3998, 8802, 52, 52)
+    at_min = -(-3998 * unit // 10_000)  # smallest v with v * 10000 >= minBp * 2^20
+    at_max = 8802 * unit // 10_000  # largest v with v * 10000 <= maxBp * 2^20
+    step = 52 * unit // 10_000  # largest change with delta * 10000 <= bp * 2^20
+    previous = 800_000
+    return [(lt, at_min, None, NONE), (lt, at_min - 1, None, BOUNDS), (lt, at_max, None, NONE),
+            (lt, at_max + 1, None, BOUNDS), (lt, previous + step, previous, NONE),
+            (lt, previous + step + 1, previous, STEP), (lt, previous - step, previous, NONE),
+            (lt, previous - step - 1, previous, STEP)]
 
 
 @CHAIN_SETTINGS
-@given(guard=guards, value=st.integers(0, 2**100))
-def test_within_bounds_matches_reference(harness, guard, value):
-    assert harness.withinBounds(guard, value) == (guard[0] <= value <= guard[1])
+@given(guard=valid_guards(), value=VALUE, has_previous=st.booleans(), previous=VALUE, scale=SCALE)
+@example(guard=(0, 0xFFFF, 0xFFFF, 0xFFFF), value=(1 << 24) - 1, has_previous=True, previous=0, scale=20)
+def test_checkGuard_matches_reference(harness, guard, value, has_previous, previous, scale):
+    expected = reference_failure(Guard(*guard), previous if has_previous else None, value, scale)
+    assert harness.checkGuard(guard, value, has_previous, previous, scale) == expected
+
+
+@pytest.mark.parametrize("guard,value,previous,expected", edge_cases())
+def test_checkGuard_boundaries_are_inclusive(harness, guard, value, previous, expected):
+    """On the bound or the step passes, one unit past fails (catches a `<` for `<=`), as in the reference."""
+    assert reference_failure(Guard(*guard), previous, value, 20) == expected
+    assert harness.checkGuard(guard, value, previous is not None, previous or 0, 20) == expected
 
 
 @CHAIN_SETTINGS
-@given(guard=guards, previous=st.integers(0, UINT96), value=st.integers(0, UINT96))
-def test_within_change_matches_reference(harness, guard, previous, value):
-    _, _, max_change, relative = guard
-    delta = abs(value - previous)
-    expected = delta * 10**18 <= previous * max_change if relative else delta <= max_change
-    assert harness.withinChange(guard, previous, value) == expected
+@given(model=st.integers(0, 2**32 - 1), epoch=st.integers(0, 2**32 - 1), observed=st.integers(0, 2**40 - 1),
+       values=st.lists(VALUE, min_size=1, max_size=16))
+@example(model=2**32 - 1, epoch=2**32 - 1, observed=2**40 - 1, values=[(1 << 24) - 1] * 16)
+def test_packRecord_round_trips_every_documented_width(harness, model, epoch, observed, values):
+    model_id, epoch_out, observed_out, unpacked = harness.packRecord(model, epoch, observed, values)
+    assert (model_id, epoch_out, observed_out, list(unpacked)) == (model, epoch, observed, values)
 
 
-def test_parameter_order_matches_spec_outputs(oracle, owner):
-    """IRiskOracle.Parameter order is models/spec.py OUTPUTS order: each value lands in its named field."""
-    values = [11 * (i + 1) for i in range(len(OUTPUTS))]
-    oracle.setGuardrail(OUTPUTS.index("cr"), (0, 10**18, 1, False), sender=owner)
-    oracle.applyGovernanceUpdate(PLACEHOLDER_MODEL, [risk_update(BTC, 1, values)], sender=owner)
-    params = oracle.getRiskParameters(BTC)
-    fields = {"vol": "volatility", "var99": "valueAtRisk", "es99": "expectedShortfall",
-              "lt": "liquidationThreshold", "cr": "collateralRatio"}
-    for index, name in enumerate(OUTPUTS):
-        assert getattr(params, fields[name]) == values[index]
+@CHAIN_SETTINGS
+@given(market=st.sampled_from(sorted(MARKETS)), es99=st.floats(0.0, 1.5),
+       prev_ltv=st.floats(0.30, 0.85), prev_lt=st.floats(0.40, 0.88))
+@example(market="BTC", es99=1.5, prev_ltv=0.85, prev_lt=0.88)  # the sharpest cut from the top
+@example(market="ETH", es99=0.0, prev_ltv=0.30, prev_lt=0.40)  # the largest loosening from the bottom
+def test_policy_steps_always_pass_the_cards_guards(harness, market, es99, prev_ltv, prev_lt):
+    """Issue 10's defence-in-depth rule: from any stored state within the bounds, the proved policy's
+    step (computed from the state rounded to the circuit's input scale, as the proof passes it) passes
+    every guard of its market; the guard never freezes a market that follows the policy."""
+    stored = {"max_ltv": fixed(prev_ltv), "lt": fixed(prev_lt)}
+    rounded = {name: round(v / 2 ** (LENDING.scale - TEST_INPUT_SCALE)) / 2**TEST_INPUT_SCALE
+               for name, v in stored.items()}
+    max_ltv, lt = POLICIES[market].step(es99, rounded["max_ltv"], rounded["lt"])
+    guards = LENDING_GUARDS[MARKETS[market]]
+    for name, value in (("max_ltv", max_ltv), ("lt", lt)):
+        guard = guards[LENDING.index[name]]
+        assert harness.checkGuard(guard, fixed(value), True, stored[name], LENDING.scale) == NONE, (name, value)
