@@ -121,8 +121,6 @@ interface IRiskOracle is IRiskParameterSource {
     event TimingChanged(Timing timing);
     event PublisherChanged(address indexed publisher, bool active);
     event QuorumChanged(uint8 quorum);
-    /// @notice The public record of who attested a batch: its digest and the counted signers.
-    event ReportsAttested(bytes32 indexed digest, address[] signers);
     /// @notice Parameters of a market changed; `governanceOverride` marks a voted update that skipped
     ///         the guardrails (its proof and signatures were verified when the proposal was made).
     /// @param values The outputs in WAD, in layout order.
