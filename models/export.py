@@ -43,7 +43,7 @@ def calibration_vectors(version: ModelVersion, samples_per_market: int = 256, se
     vectors = []
     features = version.feature_set
     for symbol, mid in MARKETS.items():
-        days = market_days(symbol)
+        days = market_days(symbol, dvol=version.feature_set.uses_dvol)
         parts = [features.samples(d, version.window) for _, d in days.groupby("segment")]
         windows = np.concatenate([x for x, _ in parts])
         # a window's last day is the day before the target day its parameters apply to

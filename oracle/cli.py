@@ -170,13 +170,13 @@ def status(limit: int = typer.Option(10, help="recent jobs to list")) -> None:
     settings = get_settings()
     console = Console()
     markets = Table(title="markets")
-    for column in ("market", "last epoch", "CR", "LT", "age", "in flight"):
+    for column in ("model", "market", "last epoch", "values", "age", "in flight"):
         markets.add_column(column)
     for row in market_rows(settings):
         markets.add_row(*row)
     console.print(markets)
     jobs = Table(title=f"last {limit} jobs")
-    for column in ("job", "market", "epoch", "state", "progress", "detail"):
+    for column in ("job", "model", "market", "epoch", "state", "progress", "detail"):
         jobs.add_column(column)
     for row in recent_jobs(settings, limit):
         jobs.add_row(*row)
