@@ -127,10 +127,11 @@ class Pipeline:
     and (lazily) the chain."""
 
     def __init__(self, database_url: str, runtimes: Runtimes, feeds: dict[str, MarketFeed],
-                 publishers: Sequence[PublisherSource], chain_factory: Callable[[], ChainGateway],
-                 lease_seconds: int = 300, worker_id: str | None = None) -> None:
+                 publisher_factory: Callable[[], Sequence[PublisherSource]],
+                 chain_factory: Callable[[], ChainGateway], lease_seconds: int = 300,
+                 worker_id: str | None = None) -> None:
         self.database_url, self.runtimes, self.feeds = database_url, runtimes, feeds
-        self.publishers = list(publishers)
+        self._publisher_factory, self._publishers = publisher_factory, None
         self._chain_factory, self._chain = chain_factory, None
         self.lease = timedelta(seconds=lease_seconds)
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -140,6 +141,13 @@ class Pipeline:
         if self._chain is None:
             self._chain = self._chain_factory()
         return self._chain
+
+    @property
+    def publishers(self) -> list[PublisherSource]:
+        """Built on first use: only the `sign` stage needs them (and their keys)."""
+        if self._publishers is None:
+            self._publishers = list(self._publisher_factory())
+        return self._publishers
 
     @property
     def feed(self) -> MarketFeed:

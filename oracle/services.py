@@ -95,5 +95,5 @@ def publisher_sources(settings: Settings, provers: Runtimes, replay: ReplayClock
 def build_pipeline(settings: Settings) -> Pipeline:
     provers, replay = runtimes(settings), clock(settings)
     return Pipeline(settings.database_url, provers, feeds(provers, replay),
-                    publisher_sources(settings, provers, replay), lambda: gateway(settings),
+                    lambda: publisher_sources(settings, provers, replay), lambda: gateway(settings),
                     settings.stage_lease_seconds)

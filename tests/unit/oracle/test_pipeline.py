@@ -45,7 +45,7 @@ def make_pipeline(url: str, production_version, loader=None, batch_sizes=(1, 2),
     if options_version is not None:
         runtimes[OPTIONS_KEY].__dict__["version"] = options_version
         feeds[OPTIONS_KEY] = ReplayFeed(options_version)
-    return Pipeline(url, runtimes, feeds, [], no_chain, lease, worker)
+    return Pipeline(url, runtimes, feeds, list, no_chain, lease, worker)
 
 
 @pytest.fixture
