@@ -22,7 +22,7 @@ from urllib.parse import urlparse
 
 import requests
 
-from oracle.chain.deploy import Timing, card_guards, deploy_system, model_config_for_circuit, project
+from oracle.chain.deploy import LOCAL_GOVERNANCE, Timing, card_guards, deploy_system, model_config_for_circuit, project
 from oracle.errors import ConfigurationError
 from oracle.lifecycle import stop_process
 from oracle.runtime import Runtimes
@@ -99,7 +99,7 @@ def deploy_local(rpc_url: str, runtimes: Runtimes, manifest_path: Path) -> dict[
                 configs.append(config)
                 keys[config.model_id] = runtime.model_key
         deployment = deploy_system(deployer, publishers, configs, quorum=DEV_QUORUM, guards=guards,
-                                   timing=DEV_TIMING)
+                                   timing=DEV_TIMING, governance=LOCAL_GOVERNANCE)
         p = project()
         manifest = {**deployment.to_manifest(), "rpc_url": rpc_url, "dev_chain": True,
                     "abis": {name: getattr(p, name).contract_type.model_dump(mode="json", by_alias=True)["abi"]
