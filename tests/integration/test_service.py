@@ -335,9 +335,10 @@ def test_a_replayed_epoch_fails_with_the_decoded_revert(embedded, chain, epochs)
 
 # ---------------------------------------------------------------------- publishers (the sign stage)
 
-def sign_pipeline(chain, tmp_path, publishers) -> Pipeline:
-    """A pipeline over the module's chain whose sign stage asks exactly these publishers."""
-    settings = service_settings(chain, f"sqlite:///{tmp_path / 'sign.db'}", embedded_worker=False)
+def sign_pipeline(chain, tmp_path, publishers, name: str = "sign") -> Pipeline:
+    """A pipeline over the module's chain (its own database) whose sign stage asks exactly these publishers."""
+    settings = service_settings(chain, f"sqlite:///{tmp_path / name}.db", embedded_worker=False,
+                                signer_key=dev_account(DEV_SIGNER).key.hex())
     migrate(settings.database_url)
     provers = runtimes(settings)
     return Pipeline(settings.database_url, provers, feeds(provers, None), lambda: publishers,
@@ -381,11 +382,11 @@ def test_a_rogue_publisher_is_rejected_by_name_and_blocks_nothing(chain, tmp_pat
     batch_id = fetched(blocked, epochs[4])
     assert blocked.run("sign", batch_id) == []
     job = failure(blocked, batch_id)
-    assert (job.state, job.error_kind) == (JobState.FAILED, "report-rejected")
+    assert (job.state, job.error_kind) == (JobState.FAILED, "report-rejected"), job.error_message
     assert f"{ROGUE.address} is not an active publisher" in job.error_message and "needs 2" in job.error_message
 
     # with k honest publishers beside it, the rogue one delays nothing: it is recorded and skipped
-    signed = sign_pipeline(chain, tmp_path / "more", [honest(0), rogue, honest(1)])
+    signed = sign_pipeline(chain, tmp_path, [honest(0), rogue, honest(1)], "quorum")
     batch_id = fetched(signed, epochs[4])
     assert signed.run("sign", batch_id) == [("prove", batch_id)]
     with session_scope(signed.database_url) as session:
@@ -400,7 +401,7 @@ def test_a_signature_over_a_different_batch_or_by_another_key_is_rejected(chain,
     def other_data(symbol):
         data = production_version.market_data(symbol)
         hourly = data.hourly.copy()
-        hourly.iloc[-30:, hourly.columns.get_loc("volume")] *= 1.01  # the features ignore volume, the hash not
+        hourly["volume"] *= 1.01  # the features ignore volume, the data hash does not
         return replace(data, hourly=hourly)
 
     different = LocalPublisher(dev_account(DEV_PUBLISHERS[1]),
@@ -412,7 +413,7 @@ def test_a_signature_over_a_different_batch_or_by_another_key_is_rejected(chain,
 
     for liar, reason in ((different, "signed a different batch: market 1 data_hash"),
                          (Lying(honest(1), impersonate), "does not recover to its claimed signer")):
-        pipeline = sign_pipeline(chain, tmp_path / reason.split()[0], [honest(0), liar])
+        pipeline = sign_pipeline(chain, tmp_path, [honest(0), liar], reason.split()[0])
         batch_id = fetched(pipeline, epochs[4])
         pipeline.run("sign", batch_id)
         job = failure(pipeline, batch_id)
@@ -424,7 +425,8 @@ def test_signatures_from_zkrisk_publish_over_http_and_posted_ones_count(chain, t
     service; with the quorum of two they sign the batch. A dead publisher URL is transient."""
     from oracle.services import gateway as make_gateway
 
-    settings = service_settings(chain, f"sqlite:///{tmp_path / 'posted.db'}", embedded_worker=False)
+    settings = service_settings(chain, f"sqlite:///{tmp_path / 'posted'}.db", embedded_worker=False,
+                                signer_key=dev_account(DEV_SIGNER).key.hex())
     domain = make_gateway(settings).domain
     app = publisher_app(honest(1), domain, {LENDING_KEY: production_version})
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
@@ -433,7 +435,7 @@ def test_signatures_from_zkrisk_publish_over_http_and_posted_ones_count(chain, t
     wait_for(lambda: server.started, 60, "the publisher to start", 0.1)
     try:
         remote = RemotePublisher(f"http://127.0.0.1:{server.config.port}")
-        pipeline = sign_pipeline(chain, tmp_path, [remote])
+        pipeline = sign_pipeline(chain, tmp_path, [remote], "posted")
         batch_id = fetched(pipeline, epochs[5])
         with session_scope(pipeline.database_url) as session:
             job = session.get(Batch, batch_id).jobs[0]
@@ -448,7 +450,7 @@ def test_signatures_from_zkrisk_publish_over_http_and_posted_ones_count(chain, t
             assert client.post("/reports", json=posted.to_dict(), headers={"X-API-Key": key}).status_code == 200
             forged = SignedBatch(posted.reports, replace(posted.signature, signer=ROGUE.address))
             assert client.post("/reports", json=forged.to_dict(), headers={"X-API-Key": key}).status_code == 422
-        assert pipeline.run("sign", batch_id) == [("prove", batch_id)]
+        assert pipeline.run("sign", batch_id) == [("prove", batch_id)], failure(pipeline, batch_id).error_message
         with session_scope(pipeline.database_url) as session:
             assert {s["signer"] for s in session.get(Batch, batch_id).signatures} == {honest(0).address,
                                                                                      honest(1).address}
@@ -459,7 +461,7 @@ def test_signatures_from_zkrisk_publish_over_http_and_posted_ones_count(chain, t
         server.should_exit = True
         thread.join(10)
 
-    dead = sign_pipeline(chain, tmp_path / "dead", [honest(0), RemotePublisher(f"http://127.0.0.1:{free_port()}")])
+    dead = sign_pipeline(chain, tmp_path, [honest(0), RemotePublisher(f"http://127.0.0.1:{free_port()}")], "dead")
     batch_id = fetched(dead, epochs[5])
     with pytest.raises(TransientError, match="unreachable"):
         dead.run("sign", batch_id)
