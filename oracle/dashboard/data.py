@@ -51,7 +51,7 @@ def _markets(chain: ChainGateway, now: int) -> list[dict[str, Any]]:
     return rows
 
 
-def _updates(chain: ChainGateway) -> tuple[dict[str, dict[str, list[dict[str, Any]]]], list[dict[str, Any]]]:
+def updates(chain: ChainGateway) -> tuple[dict[str, dict[str, list[dict[str, Any]]]], list[dict[str, Any]]]:
     """History per market and layout (a point per on-chain update), and the latest updates."""
     symbols = {market_id: symbol for symbol, market_id in MARKETS.items()}
     history: dict[str, dict[str, list[dict[str, Any]]]] = {
@@ -122,7 +122,7 @@ def snapshot(settings: Settings) -> dict[str, Any]:
         data["chain"] = {"chain_id": manifest["chain_id"], "block": head.number, "timestamp": head.timestamp,
                          "oracle": chain.oracle.address, "paused": chain.paused()}
         data["markets"] = _markets(chain, head.timestamp)
-        data["history"], data["updates"] = _updates(chain)
+        data["history"], data["updates"] = updates(chain)
         data["proposals"] = _proposals(chain)
     except (OracleError, Web3Exception, OSError, KeyError) as error:
         data["error"] = f"chain unavailable at {settings.rpc_url}: {error}"
