@@ -69,7 +69,11 @@ def load_manifest(settings: Settings) -> dict[str, Any]:
 
 
 def gateway(settings: Settings) -> ChainGateway:
-    return ChainGateway(settings.rpc_url, load_manifest(settings), signer(settings), settings.confirmations,
+    try:
+        account = signer(settings)
+    except ConfigurationError:
+        account = None  # reads need no key; submitting without one fails with the reason
+    return ChainGateway(settings.rpc_url, load_manifest(settings), account, settings.confirmations,
                         settings.confirmation_timeout)
 
 

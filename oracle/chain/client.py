@@ -284,6 +284,8 @@ class ChainGateway:
     def sign_update(self, update: tuple) -> SignedTx:
         """Sign `submitUpdate(update)` (an `IRiskOracle.ProvedUpdate` tuple, `oracle.chain.deploy.proved_update`)
         after a dry run: a revert is raised and decoded here, before anything is sent."""
+        if self.signer is None:
+            raise ConfigurationError("no signer for updates: set ZKRISK_SIGNER_KEY or ZKRISK_KEYSTORE_PATH")
         return self._sign(self.signer, self.oracle.functions.submitUpdate(update))
 
     def broadcast(self, raw: str, tx_hash: str) -> None:
