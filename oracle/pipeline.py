@@ -524,7 +524,9 @@ class Pipeline:
                               [_report_of(j) for j in jobs], [Signature.from_dict(s) for s in batch.signatures])
         chain = None
         if manifest is not None and batch.tx_hash is not None:
+            # a confirmed batch's receipt succeeded (a reverted one fails the batch in `confirm`)
+            status = 1 if batch.state is JobState.CONFIRMED else None
             chain = ChainRecord.from_manifest(manifest, batch.chain_model_id, batch.tx_hash, batch.block_number,
-                                              None, batch.gas_used)
+                                              status, batch.gas_used)
         return Bundle.for_update(runtime.circuit(batch.k), result, raw, reports, chain,
                                  [j.explanation for j in jobs])
