@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -84,10 +85,17 @@ def audit(bundle: Optional[Path] = typer.Argument(None, help="proof bundle (zkri
 
 @app.command()
 def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000),
+          replay_from: Optional[datetime] = typer.Option(
+              None, formats=["%Y-%m-%d"], help="replay the bundled history from this UTC date as if live: "
+                                               "heartbeat, deviation triggers, guardrails and the dashboard "
+                                               "history follow the replayed clock"),
+          replay_speed: Optional[float] = typer.Option(None, help="replayed seconds per real second "
+                                                                  "(default 86400: a day a second)"),
           log_level: str = typer.Option("info"), verbose: Verbose = False) -> None:
     """Run the oracle service. Embedded by default: SQLite, an in-process worker, anvil started and
-    the contracts deployed if needed, bundled data replayed. Settings: ZKRISK_* environment variables.
-    SIGINT or SIGTERM stops everything it started (anvil, the embedded worker and beat)."""
+    the contracts deployed if needed, bundled data replayed, both models proved, the configured
+    publishers signing in-process. Settings: ZKRISK_* environment variables. SIGINT or SIGTERM stops
+    everything it started (anvil, the embedded worker and beat)."""
     from contextlib import ExitStack
 
     import uvicorn
@@ -96,19 +104,118 @@ def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000),
     from oracle.chain.local import local_chain
     from oracle.lifecycle import terminate_as_exit
     from oracle.logs import configure_logging, route_library_logs
-    from oracle.services import runtime
+    from oracle.services import runtimes
     from oracle.settings import get_settings
 
     settings = get_settings()
+    overrides = {"replay_from": replay_from.date() if replay_from else None, "replay_speed": replay_speed}
+    settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
     log_file = route_library_logs("serve", verbose)
     configure_logging(log_level.upper())
     with terminate_as_exit(), ExitStack() as started:
         if settings.start_anvil:
             typer.echo(f"chain: {settings.rpc_url} (building circuits and deploying if needed)")
-            started.enter_context(local_chain(settings.rpc_url, runtime(settings), settings.deployment_path))
+            started.enter_context(local_chain(settings.rpc_url, runtimes(settings), settings.deployment_path))
+        if settings.replay_from is not None:
+            typer.echo(f"replaying from {settings.replay_from} at {settings.replay_speed:g} replayed s per s")
         typer.echo(f"serving http://{host}:{port} (API docs /docs, dashboard /dashboard); library logs: {log_file}")
         # log_config=None: uvicorn's loggers propagate to the handlers route_library_logs installed
         uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, log_config=None)
+
+
+@app.command()
+def replay(start: datetime = typer.Option(..., "--from", formats=["%Y-%m-%d"], help="first epoch (UTC date)"),
+           end: datetime = typer.Option(..., "--to", formats=["%Y-%m-%d"], help="last epoch (UTC date)"),
+           markets: Optional[list[str]] = typer.Option(None, "--market", help="markets (default: configured)"),
+           models: Optional[list[str]] = typer.Option(None, "--model", help="model_id@version (default: all)"),
+           verbose: Verbose = False) -> None:
+    """Replay daily epochs of the bundled history through the whole pipeline, one epoch after the other
+    (each proof steps from the state the previous day stored), and print each day's published values.
+    Embedded by default (anvil started and deployed if needed)."""
+    from contextlib import ExitStack
+
+    from oracle.chain.local import local_chain
+    from oracle.db import migrate
+    from oracle.lifecycle import terminate_as_exit
+    from oracle.logs import route_library_logs
+    from oracle.replay import replay_epochs
+    from oracle.services import build_pipeline, runtimes
+    from oracle.settings import get_settings
+
+    settings = get_settings()
+    first, last = (int(d.replace(tzinfo=timezone.utc).timestamp()) // 86_400 for d in (start, end))
+    if last < first:
+        raise typer.BadParameter("--to is before --from")
+    log_file = route_library_logs("replay", verbose)
+    migrate(settings.database_url)
+
+    def show(outcome) -> None:
+        values = ", ".join(f"{k} {v:.4f}" for k, v in (outcome.values or {}).items())
+        typer.echo(f"epoch {outcome.epoch} {outcome.market} {outcome.model}: {outcome.state.value} "
+                   f"{values or outcome.error or ''}")
+
+    with terminate_as_exit(), ExitStack() as started:
+        if settings.start_anvil:
+            started.enter_context(local_chain(settings.rpc_url, runtimes(settings), settings.deployment_path))
+        outcomes = replay_epochs(build_pipeline(settings), markets or settings.markets, range(first, last + 1),
+                                 models, show)
+    failed = [o for o in outcomes if o.state.value != "confirmed"]
+    typer.echo(f"{len(outcomes) - len(failed)} of {len(outcomes)} updates confirmed; library logs: {log_file}")
+    raise typer.Exit(1 if failed else 0)
+
+
+@app.command()
+def publish(deployment: Path = typer.Option(Path(".zkrisk/deployment.json"), envvar="ZKRISK_DEPLOYMENT_PATH",
+                                            help="deployment manifest: the oracle (chain id, address) to sign for"),
+            key: str = typer.Option(..., envvar="ZKRISK_PUBLISHER_KEY", help="this publisher's private key "
+                                                                            "(better: the env var)", show_default=False),
+            models: Optional[list[str]] = typer.Option(None, "--model", help="model_id@version to sign for "
+                                                                            "(default: every model of the manifest)"),
+            host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8100),
+            post_to: Optional[str] = typer.Option(None, help="instead of serving: post signed reports to this "
+                                                            "service URL (POST /reports) and exit"),
+            api_key: Optional[str] = typer.Option(None, envvar="ZKRISK_API_KEY", help="the service's API key"),
+            markets: Optional[list[str]] = typer.Option(None, "--market", help="with --post-to: markets to sign"),
+            epoch: Optional[int] = typer.Option(None, help="with --post-to: epoch (default: latest data)"),
+            batch_size: int = typer.Option(1, help="with --post-to: markets per signed batch (the proof's K)")) -> None:
+    """Run a publisher: sign EIP-712 reports of market data from this publisher's own copy, recomputing
+    the input vector and hashes independently. Serves GET /reports?model=&input_scale=&markets=&epoch=
+    (the service asks it), or posts signed batches to the service. Publishing costs no transaction."""
+    import httpx
+    import uvicorn
+    from eth_account import Account
+
+    from models.spec import MARKETS
+    from oracle.feed import ReplayFeed
+    from oracle.publisher import LocalPublisher, ReportRequest, publisher_app
+    from oracle.reports import Domain
+    from oracle.runtime import ProverRuntime
+
+    manifest = json.loads(deployment.read_text())
+    domain = Domain(int(manifest["chain_id"]), manifest["contracts"]["RiskOracle"])
+    registered = {m.get("model_key") or m["label"].split(" ")[0]: m for m in manifest["models"]}
+    keys = models or list(registered)
+    versions = {k: ProverRuntime(k).version for k in keys}
+    publisher = LocalPublisher(Account.from_key(key), {k: ReplayFeed(v) for k, v in versions.items()})
+    typer.echo(f"publisher {publisher.address} for oracle {domain.oracle} on chain {domain.chain_id}: "
+               + ", ".join(keys))
+    if post_to is None:
+        uvicorn.run(publisher_app(publisher, domain, versions), host=host, port=port)
+        return
+    if api_key is None:
+        raise typer.BadParameter("--post-to needs --api-key (or ZKRISK_API_KEY)")
+    symbols = sorted((m.upper() for m in markets or MARKETS), key=lambda m: MARKETS[m])
+    for model in keys:
+        feed = publisher.feeds[model]
+        for start in range(0, len(symbols), batch_size):
+            group = symbols[start:start + batch_size]
+            request = ReportRequest(model, int(registered[model]["input_scale"]),
+                                    tuple((m, epoch if epoch is not None else feed.latest_epoch(m)) for m in group))
+            reply = httpx.post(f"{post_to.rstrip('/')}/reports", json=publisher.sign(domain, request).to_dict(),
+                               headers={"X-API-Key": api_key}, timeout=30)
+            typer.echo(f"{model} {','.join(group)}: {reply.status_code} {reply.text[:200]}")
+            if reply.status_code >= 400:
+                raise typer.Exit(1)
 
 
 @app.command()
@@ -170,13 +277,13 @@ def status(limit: int = typer.Option(10, help="recent jobs to list")) -> None:
     settings = get_settings()
     console = Console()
     markets = Table(title="markets")
-    for column in ("market", "last epoch", "CR", "LT", "age", "in flight"):
+    for column in ("model", "market", "last epoch", "values", "age", "in flight"):
         markets.add_column(column)
     for row in market_rows(settings):
         markets.add_row(*row)
     console.print(markets)
     jobs = Table(title=f"last {limit} jobs")
-    for column in ("job", "market", "epoch", "state", "progress", "detail"):
+    for column in ("job", "model", "market", "epoch", "state", "progress", "detail"):
         jobs.add_column(column)
     for row in recent_jobs(settings, limit):
         jobs.add_row(*row)

@@ -12,6 +12,7 @@ job's permanent failure; the API maps `NotFoundError` to 404.
     └── PermanentError               retrying cannot help; the job fails with this recorded
         ├── DataRejectedError        market data failed a validation rule (names market, time, rule)
         ├── ContractRevertError      a call reverted; carries the decoded custom error and its args
+        ├── ReportRejectedError      too few valid publisher signatures (names each rejected publisher)
         ├── ProvingFailedError       witness or proof generation rejected the inputs
         └── ConfigurationError       no deployment, no circuit for a batch size, no signer key
 """
@@ -83,6 +84,10 @@ class ContractRevertError(PermanentError):
     @property
     def rule(self) -> str:
         return self.name
+
+
+class ReportRejectedError(PermanentError):
+    kind = "report-rejected"
 
 
 class ProvingFailedError(PermanentError):

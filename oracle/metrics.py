@@ -10,7 +10,8 @@ reset. Exposed:
     zkrisk_update_gas_used (histogram)         gas of confirmed update transactions
     zkrisk_gas_used_total                      gas of all confirmed updates
     zkrisk_queue_depth{stage}                  batches waiting for (or in) each stage
-    zkrisk_last_update_age_seconds{market}     age of each market's last confirmed update
+    zkrisk_last_update_age_seconds{model,market}  age of each model's market's last confirmed update
+    zkrisk_signatures{model}                  publisher signatures carried by signed batches
 """
 
 from __future__ import annotations
@@ -49,8 +50,11 @@ class DatabaseCollector:
                                                    .where(Batch.prove_seconds.is_not(None)))]
             gas = [v for (v,) in session.execute(select(Batch.gas_used).where(Batch.gas_used.is_not(None)))]
             waiting = dict(session.execute(select(Batch.state, func.count()).group_by(Batch.state)).all())
-            last = dict(session.execute(select(Job.market, func.max(Job.finished_at))
-                                        .where(Job.state == JobState.CONFIRMED).group_by(Job.market)).all())
+            last = {(model, market): at for model, market, at in session.execute(
+                select(Job.model_version, Job.market, func.max(Job.finished_at))
+                .where(Job.state == JobState.CONFIRMED).group_by(Job.model_version, Job.market)).all()}
+            signed = session.execute(select(Batch.model_version, Batch.signatures)
+                                     .where(Batch.signatures.is_not(None))).all()
         jobs = GaugeMetricFamily("zkrisk_jobs", "Jobs by state", labels=["state"])
         for state in JobState:
             jobs.add_metric([state.value], by_state.get(state, 0))
@@ -70,12 +74,20 @@ class DatabaseCollector:
             depth.add_metric([stage], waiting.get(state, 0))
         yield depth
         age = GaugeMetricFamily("zkrisk_last_update_age_seconds", "Age of the last confirmed update",
-                                labels=["market"])
+                                labels=["model", "market"])
         now = utcnow()
-        for market in self.markets:
-            if last.get(market) is not None:
-                age.add_metric([market], (now - aware(last[market])).total_seconds())
+        for (model, market), at in sorted(last.items()):
+            if market in self.markets:
+                age.add_metric([model, market], (now - aware(at)).total_seconds())
         yield age
+        signatures = CounterMetricFamily("zkrisk_signatures", "Publisher signatures carried by signed batches",
+                                         labels=["model"])
+        counts: dict[str, int] = {}
+        for model, carried in signed:
+            counts[model] = counts.get(model, 0) + len(carried)
+        for model, count in sorted(counts.items()):
+            signatures.add_metric([model], count)
+        yield signatures
 
 
 def render(database_url: str, markets: list[str]) -> bytes:

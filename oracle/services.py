@@ -1,9 +1,10 @@
-"""Wiring: the pipeline, feed, prover and chain gateway a process builds from its settings.
+"""Wiring: the pipeline, feeds, provers, publishers and chain gateway a process builds from its settings.
 
 Keys: the update signer comes from `ZKRISK_SIGNER_KEY` or an encrypted keystore
-(`ZKRISK_KEYSTORE_PATH` + `ZKRISK_KEYSTORE_PASSWORD`); publisher keys from `ZKRISK_PUBLISHER_KEYS`.
-In embedded mode, with none configured, anvil's well-known development accounts are used (derived
-from its public test mnemonic; they hold test ether only). Keys are never logged or returned.
+(`ZKRISK_KEYSTORE_PATH` + `ZKRISK_KEYSTORE_PASSWORD`); in-process publisher keys from
+`ZKRISK_PUBLISHER_KEYS`, remote publishers from `ZKRISK_PUBLISHER_URLS`. In embedded mode, with none
+configured, anvil's well-known development accounts are used (derived from its public test mnemonic;
+they hold test ether only). Keys are never logged or returned.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from eth_account.signers.local import LocalAccount
 
 from oracle.chain.client import ChainGateway
 from oracle.errors import ConfigurationError
-from oracle.feed import ReplayFeed
+from oracle.feed import MarketFeed, ReplayClock, ReplayFeed
 from oracle.pipeline import Pipeline
-from oracle.runtime import ProverRuntime
+from oracle.publisher import PublisherSource, RemotePublisher, local_publishers
+from oracle.runtime import Runtimes
 from oracle.settings import Settings
 
 #: anvil's default mnemonic (public; development chains only)
@@ -47,12 +49,15 @@ def signer(settings: Settings) -> LocalAccount:
     raise ConfigurationError("no signer: set ZKRISK_SIGNER_KEY or ZKRISK_KEYSTORE_PATH")
 
 
-def publishers(settings: Settings) -> list[LocalAccount]:
+def publisher_accounts(settings: Settings) -> list[LocalAccount]:
+    """The publishers this process runs itself (embedded default: development publishers up to the quorum)."""
     if settings.publisher_keys:
         return [Account.from_key(k.get_secret_value()) for k in settings.publisher_keys]
+    if settings.publisher_urls:
+        return []
     if settings.embedded_worker or settings.start_anvil:
         return [dev_account(i) for i in DEV_PUBLISHERS[:DEV_QUORUM]]
-    raise ConfigurationError("no publisher keys: set ZKRISK_PUBLISHER_KEYS")
+    raise ConfigurationError("no publishers: set ZKRISK_PUBLISHER_URLS (or ZKRISK_PUBLISHER_KEYS to run them here)")
 
 
 def load_manifest(settings: Settings) -> dict[str, Any]:
@@ -64,15 +69,35 @@ def load_manifest(settings: Settings) -> dict[str, Any]:
 
 
 def gateway(settings: Settings) -> ChainGateway:
-    return ChainGateway(settings.rpc_url, load_manifest(settings), signer(settings), publishers(settings),
-                        settings.confirmations, settings.confirmation_timeout)
+    try:
+        account = signer(settings)
+    except ConfigurationError:
+        account = None  # reads need no key; submitting without one fails with the reason
+    return ChainGateway(settings.rpc_url, load_manifest(settings), account, settings.confirmations,
+                        settings.confirmation_timeout)
 
 
-def runtime(settings: Settings) -> ProverRuntime:
-    return ProverRuntime(settings.model_id, settings.model_version, settings.batch_sizes)
+def runtimes(settings: Settings) -> Runtimes:
+    return Runtimes.from_config(settings.models)
+
+
+def clock(settings: Settings) -> ReplayClock | None:
+    """The replay clock of `--replay-from` (None: live time)."""
+    return None if settings.replay_from is None else ReplayClock(settings.replay_from, settings.replay_speed)
+
+
+def feeds(provers: Runtimes, replay: ReplayClock | None) -> dict[str, MarketFeed]:
+    """A feed per model version over its bundled data (each caller gets its own copy)."""
+    return {key: ReplayFeed(runtime.version, clock=replay) for key, runtime in provers.items()}
+
+
+def publisher_sources(settings: Settings, provers: Runtimes, replay: ReplayClock | None) -> list[PublisherSource]:
+    local = local_publishers(publisher_accounts(settings), lambda: feeds(provers, replay))
+    return [*local, *(RemotePublisher(url) for url in settings.publisher_urls)]
 
 
 def build_pipeline(settings: Settings) -> Pipeline:
-    prover = runtime(settings)
-    return Pipeline(settings.database_url, ReplayFeed(prover.version), prover, lambda: gateway(settings),
+    provers, replay = runtimes(settings), clock(settings)
+    return Pipeline(settings.database_url, provers, feeds(provers, replay),
+                    lambda: publisher_sources(settings, provers, replay), lambda: gateway(settings),
                     settings.stage_lease_seconds)

@@ -1,7 +1,9 @@
 """Service settings: environment variables prefixed `ZKRISK_` (or a `.env` file), one object.
 
 The defaults are the embedded mode a laptop runs with `zkrisk serve`: SQLite, an in-process worker
-on an in-memory broker, anvil on 8545 started if needed, bundled data replayed as the feed.
+on an in-memory broker, anvil on 8545 started if needed, bundled data replayed as the feed, both
+production models (lending policy and options margin) proved, and the configured publishers signing
+reports in-process, each from its own copy of the data.
 Production sets `ZKRISK_DATABASE_URL=postgresql+psycopg://...`, `ZKRISK_BROKER_URL=redis://...`
 and `ZKRISK_EMBEDDED_WORKER=false`, and runs `zkrisk worker` processes.
 
@@ -11,6 +13,7 @@ Secrets are `SecretStr`: their repr and every log line show `**********`.
 from __future__ import annotations
 
 import json
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
@@ -18,6 +21,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.spec import MARKETS
+from models.versions import OPTIONS_PRODUCTION, PRODUCTION
 
 STATE_DIR = Path(".zkrisk")
 
@@ -47,15 +51,17 @@ class Settings(BaseSettings):
     signer_key: SecretStr | None = None
     keystore_path: Path | None = None
     keystore_password: SecretStr | None = None
-    #: the publisher keys this service posts commitments with (k of the registry's n)
+    #: keys of the publishers run in-process (embedded default: anvil's development publishers)
     publisher_keys: list[SecretStr] = []
+    #: `zkrisk publish` processes asked for signed reports (GET /reports); publishers may also POST them
+    publisher_urls: list[str] = []
 
-    # --- model and markets
-    model_id: str | None = None
-    model_version: str | None = None
+    # --- models and markets
+    #: model version ("model_id@version") → batch sizes (markets per proof) it is proved at; each
+    #: (version, size) is a circuit registered on chain. A batch is one proof of one model.
+    models: dict[str, list[int]] = {f"{PRODUCTION[0]}@{PRODUCTION[1]}": [1, 2],
+                                    f"{OPTIONS_PRODUCTION[0]}@{OPTIONS_PRODUCTION[1]}": [1]}
     markets: list[str] = list(MARKETS)
-    #: proofs cover this many markets at most; each size needs a circuit registered on chain
-    batch_sizes: list[int] = [1, 2]
 
     # --- schedule (beat)
     heartbeat_seconds: float = 3600.0
@@ -63,6 +69,10 @@ class Settings(BaseSettings):
     #: relative move of the latest close since the last proved window that triggers an update
     deviation_threshold: float = 0.05
     recovery_seconds: float = 60.0
+    #: replay the bundled history from this UTC date as if it were live (`zkrisk serve --replay-from`)
+    replay_from: date | None = None
+    #: replayed seconds per real second (86400: a day a second)
+    replay_speed: float = Field(86_400.0, gt=0)
 
     # --- API
     #: writes per minute per API key
@@ -78,12 +88,18 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown markets {unknown}; known: {list(MARKETS)}")
         return [m.upper() for m in markets]
 
-    @field_validator("batch_sizes")
+    @field_validator("models")
     @classmethod
-    def _batch_sizes(cls, sizes: list[int]) -> list[int]:
-        if 1 not in sizes:
-            raise ValueError("batch_sizes must include 1 so that a lone market can always be proved")
-        return sorted(set(sizes))
+    def _models(cls, models: dict[str, list[int]]) -> dict[str, list[int]]:
+        if not models:
+            raise ValueError("configure at least one model version")
+        for key, sizes in models.items():
+            if "@" not in key:
+                raise ValueError(f"model {key!r}: write it as model_id@version")
+            if 1 not in sizes:
+                raise ValueError(f"model {key}: batch sizes must include 1 so that a lone market can always "
+                                 "be proved")
+        return {key: sorted(set(sizes)) for key, sizes in models.items()}
 
     def to_env(self) -> dict[str, str]:
         """These settings as `ZKRISK_*` variables, for the worker processes a parent starts."""
@@ -95,6 +111,8 @@ class Settings(BaseSettings):
                 value = value.get_secret_value()
             elif isinstance(value, list):
                 value = json.dumps([v.get_secret_value() if isinstance(v, SecretStr) else v for v in value])
+            elif isinstance(value, dict):
+                value = json.dumps(value)
             env[f"ZKRISK_{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
         return env
 

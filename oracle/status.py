@@ -18,26 +18,31 @@ def _age(seconds: float) -> str:
 
 
 def market_rows(settings: Settings) -> list[tuple[str, ...]]:
+    """Per model and market: last confirmed epoch, its policy values (max LTV, LT) or headline forecast,
+    age and jobs in flight."""
     migrate(settings.database_url)
     rows = []
     with session_scope(settings.database_url) as session:
-        for market in settings.markets:
-            last = session.scalars(select(Job).where(Job.market == market, Job.state == JobState.CONFIRMED)
-                                   .order_by(Job.epoch.desc()).limit(1)).first()
-            flying = session.scalar(select(func.count()).where(
-                Job.market == market, Job.state.not_in([JobState.CONFIRMED, JobState.FAILED])))
-            if last is None:
-                rows.append((market, "-", "-", "-", "-", str(flying)))
-                continue
-            wad = {k: int(v) / WAD for k, v in last.values_wad.items()}
-            rows.append((market, str(last.epoch), f"{wad['cr']:.4f}", f"{wad['lt']:.4f}",
-                         _age((utcnow() - aware(last.finished_at)).total_seconds()), str(flying)))
+        for model in settings.models:
+            for market in settings.markets:
+                last = session.scalars(select(Job).where(Job.model_version == model, Job.market == market,
+                                                         Job.state == JobState.CONFIRMED)
+                                       .order_by(Job.epoch.desc()).limit(1)).first()
+                flying = session.scalar(select(func.count()).where(
+                    Job.model_version == model, Job.market == market,
+                    Job.state.not_in([JobState.CONFIRMED, JobState.FAILED])))
+                if last is None:
+                    rows.append((model, market, "-", "-", "-", str(flying)))
+                    continue
+                values = ", ".join(f"{name} {int(v) / WAD:.4f}" for name, v in last.values_wad.items())
+                rows.append((model, market, str(last.epoch), values,
+                             _age((utcnow() - aware(last.finished_at)).total_seconds()), str(flying)))
     return rows
 
 
 def recent_jobs(settings: Settings, limit: int) -> list[tuple[str, ...]]:
     with session_scope(settings.database_url) as session:
         jobs = session.scalars(select(Job).order_by(Job.created_at.desc()).limit(limit)).all()
-        return [(j.id[:8], j.market, str(j.epoch), j.state.value, f"{j.progress:.0%}",
+        return [(j.id[:8], j.model_version, j.market, str(j.epoch), j.state.value, f"{j.progress:.0%}",
                  (f"{j.error_kind}: {j.error_rule or ''} {j.error_message or ''}"[:60] if j.state is JobState.FAILED
                   else (j.batch.tx_hash or "")[:18] if j.batch else "")) for j in jobs]

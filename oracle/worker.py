@@ -5,9 +5,11 @@ once (`acks_late`, requeue when a worker dies, the broker's visibility timeout),
 idempotent under its lease, so redelivery is safe. Transient errors retry with exponential backoff
 up to `max_transient_retries`, then the job fails with the last error recorded.
 
-Beat: `heartbeat` requests an update per market when its last one is older than `heartbeat_seconds`;
-`deviation` requests one when the feed's latest close moved more than `deviation_threshold` from
-the close the last update was proved on; `recover` re-enqueues batches stalled by a crash.
+Beat: `heartbeat` requests an update per model and market when a newer epoch has data and the last
+confirmed one was observed more than `heartbeat_seconds` ago; `deviation` requests one when the feed's
+latest close moved more than `deviation_threshold` from the close the last update was proved on;
+`recover` re-enqueues batches stalled by a crash. Time is the feed's clock: live time, or replayed
+time under `zkrisk serve --replay-from`, so a replay triggers exactly as the live service would have.
 
 Embedded mode (`zkrisk serve`) runs a worker and beat as threads of the API process on the in-memory
 broker; production runs `zkrisk worker --queues prove` (etc.) against Redis.
@@ -29,9 +31,9 @@ from celery.beat import EmbeddedService
 from kombu import Exchange, Queue
 from sqlalchemy import select
 
-from oracle.db import Job, JobState, session_scope, utcnow
+from oracle.db import Job, JobState, session_scope
 from oracle.errors import StageBusyError, TransientError
-from oracle.pipeline import QUEUE_FOR, Pipeline, aware
+from oracle.pipeline import QUEUE_FOR, Pipeline
 from oracle.settings import STATE_DIR, Settings, get_settings
 
 log = logging.getLogger("zkrisk.worker")
@@ -131,46 +133,51 @@ STAGE_TASKS = {stage: _stage_task(stage) for stage in QUEUE_FOR}
 
 
 def request_and_enqueue(markets: list[str], epoch: int | None = None, trigger: str = "api",
-                        requested_by: str | None = None):
-    accepted = pipeline().request(markets, epoch, trigger, requested_by)
-    if accepted.created:
-        enqueue("fetch", accepted.batch_id)
+                        requested_by: str | None = None, models: list[str] | None = None):
+    accepted = pipeline().request(markets, epoch, trigger, requested_by, models)
+    for batch_id in accepted.batch_ids:
+        enqueue("fetch", batch_id)
     return accepted
 
 
-def _last_confirmed(market: str) -> Job | None:
+def _last_confirmed(model: str, market: str) -> Job | None:
     with session_scope(settings().database_url) as session:
-        return session.scalars(select(Job).where(Job.market == market, Job.state == JobState.CONFIRMED)
+        return session.scalars(select(Job).where(Job.model_version == model, Job.market == market,
+                                                 Job.state == JobState.CONFIRMED)
                                .order_by(Job.epoch.desc()).limit(1)).first()
 
 
 @celery.task(name="zkrisk.heartbeat")
 def heartbeat() -> None:
-    """Request every market whose last confirmed update is older than the heartbeat (or missing)."""
-    active = settings()
-    due = []
-    for market in active.markets:
-        last = _last_confirmed(market)
-        if last is None or _age_seconds(last) > active.heartbeat_seconds:
-            due.append(market)
-    if due:
-        request_and_enqueue(due, trigger="heartbeat")
+    """Request each model's markets that have a newer epoch than their last confirmed update, observed
+    more than the heartbeat ago (or none yet)."""
+    active, flow = settings(), pipeline()
+    for model, feed in flow.feeds.items():
+        due = []
+        for market in active.markets:
+            last = _last_confirmed(model, market)
+            if last is None or (feed.latest_epoch(market) > last.epoch
+                                and feed.now() - last.observed_at >= active.heartbeat_seconds):
+                due.append(market)
+        if due:
+            request_and_enqueue(due, trigger="heartbeat", models=[model])
 
 
 @celery.task(name="zkrisk.deviation")
 def deviation() -> None:
     """Request markets whose latest close moved more than the threshold since the last proved window."""
-    active, feed = settings(), pipeline().feed
-    due = []
-    for market in active.markets:
-        last = _last_confirmed(market)
-        if last is None or feed.latest_epoch(market) <= last.epoch:
-            continue
-        move = abs(feed.last_close(market) / feed.close_before(market, last.epoch) - 1)
-        if move > active.deviation_threshold:
-            due.append(market)
-    if due:
-        request_and_enqueue(due, trigger="deviation")
+    active, flow = settings(), pipeline()
+    for model, feed in flow.feeds.items():
+        due = []
+        for market in active.markets:
+            last = _last_confirmed(model, market)
+            if last is None or feed.latest_epoch(market) <= last.epoch:
+                continue
+            move = abs(feed.last_close(market) / feed.close_before(market, last.epoch) - 1)
+            if move > active.deviation_threshold:
+                due.append(market)
+        if due:
+            request_and_enqueue(due, trigger="deviation", models=[model])
 
 
 @celery.task(name="zkrisk.recover")
@@ -181,10 +188,6 @@ def recover(older_than: float | None = None) -> None:
     for stage, batch_id in pipeline().stalled(timedelta(seconds=idle)):
         log.warning("re-enqueuing stalled batch", extra={"batch_id": batch_id, "stage": stage})
         enqueue(stage, batch_id)
-
-
-def _age_seconds(job: Job) -> float:
-    return (utcnow() - aware(job.finished_at)).total_seconds()
 
 
 def spawn(active: Settings, log: Path, queues: str = "data,prove,submit", beat: bool = False) -> subprocess.Popen:

@@ -31,17 +31,18 @@ import redis  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import create_engine, select, text  # noqa: E402
 
-from models.data import load_daily  # noqa: E402
-from models.features import epoch_of  # noqa: E402
 from models.versions import load_version  # noqa: E402
 from oracle.api import create_app  # noqa: E402
 from oracle.auth import create_key  # noqa: E402
-from oracle.chain.local import deploy_local, guardrail_compatible_epochs, start_anvil  # noqa: E402
+from oracle.chain.local import deploy_local, start_anvil  # noqa: E402
 from oracle.db import Batch, Job, JobState, engine_for, migrate, session_scope  # noqa: E402
-from oracle.services import DEV_PUBLISHERS, DEV_QUORUM, DEV_SIGNER, dev_account, runtime  # noqa: E402
+from oracle.feed import ReplayFeed  # noqa: E402
+from oracle.services import DEV_PUBLISHERS, DEV_QUORUM, DEV_SIGNER, dev_account, runtimes  # noqa: E402
 from oracle.settings import Settings  # noqa: E402
 from oracle.worker import spawn  # noqa: E402
 from prover.toolchain import ensure_node_tools_on_path, free_port  # noqa: E402
+
+LENDING_KEY = "har-policy@2.0.0"
 
 REDIS_URL = "redis://127.0.0.1:6379/8"
 POSTGRES_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -89,7 +90,8 @@ def run(workers: int, epochs: dict[str, list[int]], base: Settings, directory: P
             def client_loop(market: str) -> None:
                 for epoch in epochs[market]:
                     started = time.perf_counter()
-                    job_id = client.post("/updates", json={"markets": [market], "epoch": epoch}).json()["jobs"][0]["id"]
+                    job_id = client.post("/updates", json={"markets": [market], "epoch": epoch,
+                                                                "models": [LENDING_KEY]}).json()["jobs"][0]["id"]
                     while True:
                         job = client.get(f"/updates/{job_id}").json()
                         if job["state"] in ("confirmed", "failed"):
@@ -145,13 +147,13 @@ def main() -> None:
         base = Settings(rpc_url=rpc, deployment_path=directory / "deployment.json", start_anvil=False,
                         broker_url=REDIS_URL, embedded_worker=False, heartbeat_seconds=10**7,
                         deviation_check_seconds=10**7, write_rate_limit=10_000,
-                        signer_key=dev_account(DEV_SIGNER).key.hex(),
+                        signer_key=dev_account(DEV_SIGNER).key.hex(), models={LENDING_KEY: [1]},
                         publisher_keys=[dev_account(i).key.hex() for i in DEV_PUBLISHERS[:DEV_QUORUM]])
-        deploy_local(rpc, runtime(base), base.deployment_path)
+        deploy_local(rpc, runtimes(base), base.deployment_path)
         # ETH's bundled data ends first: epochs both markets have, increasing across both runs
-        last, per = epoch_of(load_daily("ETH").index[-1]), args.updates_per_market
-        version = load_version()
-        plan = {m: guardrail_compatible_epochs(version, [m], 2 * per, last - 20 * per, last) for m in MARKETS}
+        # the proved policy steps from the stored state, so consecutive days always land
+        last, per = ReplayFeed(load_version()).latest_epoch("ETH"), args.updates_per_market
+        plan = {m: list(range(last - 2 * per, last)) for m in MARKETS}
         runs = [run(workers, {m: e[i * per:(i + 1) * per] for m, e in plan.items()}, base, directory)
                 for i, workers in enumerate((1, 2))]
     finally:

@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from oracle import worker
-from oracle.api.routers import commitments, health, margin, markets, metrics, models, proofs, proposals, updates
+from oracle.api.routers import health, margin, markets, metrics, models, proofs, proposals, reports, updates
 from oracle.auth import RateLimiter, ensure_key
 from oracle.dashboard import router as dashboard
 from oracle.db import migrate, session_scope
@@ -35,12 +35,13 @@ def create_app(settings: Settings | None = None, start_worker: bool | None = Non
             embedded.stop()
 
     app = FastAPI(title="zkrisk oracle", version="0.1.0", lifespan=lifespan,
-                  description="Proved risk parameters: request updates, follow jobs, download proof bundles.")
+                  description="Proved risk parameters: request updates, follow jobs, signed reports, download proof "
+                              "bundles.")
     worker.activate(settings)
     app.dependency_overrides[get_settings] = lambda: settings
     app.state.settings = settings
     app.state.write_limiter = RateLimiter(settings.write_rate_limit)
-    for module in (markets, updates, proofs, models, commitments, proposals, health, metrics, margin):
+    for module in (markets, updates, proofs, reports, models, proposals, health, metrics, margin):
         app.include_router(module.router)
     app.include_router(dashboard.router)
 

@@ -17,6 +17,8 @@ class UpdateRequest(BaseModel):
                                description="market symbols; markets requested together are proved together")
     epoch: int | None = Field(None, ge=1, le=10**6,
                               description="UTC day number the parameters apply to; default: latest available")
+    models: list[str] | None = Field(None, min_length=1, max_length=8, examples=[["har-policy@2.0.0"]],
+                                     description="model versions (model_id@version) to update; default: all served")
 
 
 class JobEvent(BaseModel):
@@ -31,6 +33,7 @@ class JobOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: str
+    model_version: str
     market: str
     market_id: int
     epoch: int
@@ -44,12 +47,14 @@ class JobOut(BaseModel):
     error_rule: str | None
     error_message: str | None
     input_hash: str | None
-    values: dict[str, float] | None
+    values: dict[str, float] | None = Field(description="the layout's outputs by name (fractions)")
     values_wad: dict[str, str] | None
 
 
 class JobDetail(JobOut):
     observed_at: int | None
+    data_hash: str | None
+    report: dict[str, Any] | None = Field(description="the report publishers signed (oracle.reports.Report)")
     float_values: dict[str, float] | None
     explanation: dict[str, Any] | None
     tx_hash: str | None = None
@@ -59,7 +64,7 @@ class JobDetail(JobOut):
 
 
 class UpdateAccepted(BaseModel):
-    created: bool = Field(description="false when every (market, epoch) was already requested")
+    created: bool = Field(description="false when every (model, market, epoch) was already requested")
     jobs: list[JobOut]
 
 
@@ -68,9 +73,13 @@ class ProofOut(BaseModel):
 
     id: str
     state: JobState
+    model_version: str
+    layout_id: int
     k: int | None
-    model_key: str | None
     chain_model_id: int | None
+    domain: dict[str, Any] | None = Field(description="EIP-712 domain the reports were signed for")
+    signatures: list[dict[str, str]] | None = Field(description="publisher signatures (signer, r, vs)")
+    state_before: list[list[float]] | None = Field(description="policy state the proof stepped from, [K, S]")
     proof_hex: str | None
     instances: list[str] | None
     vk_sha256: str | None
@@ -82,28 +91,64 @@ class ProofOut(BaseModel):
     job_ids: list[str]
 
 
+class OnChainLayout(BaseModel):
+    epoch: int
+    observed_at: int = Field(description="when the data was observed (staleness counts from it), Unix seconds")
+    model_id: int
+    values: dict[str, str] = Field(description="the layout's outputs by name, WAD (1e18 = 1.0)")
+    stale: bool
+
+
 class MarketOut(BaseModel):
     symbol: str
     market_id: int
     latest_epoch: int | None = Field(description="newest epoch the feed has data for")
-    last_update: JobOut | None = Field(description="last confirmed update")
-    on_chain: dict[str, Any] | None = Field(None, description="getRiskParameters, when the chain is reachable")
+    last_updates: dict[str, JobOut] = Field(description="last confirmed update per model version")
+    on_chain: dict[str, OnChainLayout] | None = Field(
+        None, description="stored values per layout name (getParameters), when the chain is reachable; a layout "
+                          "without an update yet is absent")
+
+
+class LiquidationProbability(BaseModel):
+    symbol: str
+    health_factor: float
+    horizon_hours: float
+    probability: float = Field(description="P(the health factor falls below 1 within the horizon), first passage")
+    vol: float = Field(description="the one-day volatility forecast it is computed from (fraction)")
+    epoch: int
+    source: str = Field(description="on-chain (getRiskParameters) or this service's last confirmed update")
+    model: str = Field(description="the distribution: Student-t fitted to the model card's VaR99 tail")
 
 
 class ModelOut(BaseModel):
     model_id: str
     version: str
+    layout: str
+    outputs: list[dict[str, Any]] = Field(description="the declared layout (models/spec.py)")
     batch_sizes: list[int]
     card: dict[str, Any]
     on_chain: list[dict[str, Any]] | None
 
 
-class CommitmentOut(BaseModel):
+class ReportsOut(BaseModel):
     market: str
     epoch: int
-    input_hash: str | None = Field(description="the hash this service computed, if it has a job for it")
-    job_id: str | None
-    on_chain: dict[str, Any] | None
+    reports: list[dict[str, Any]] = Field(description="per model version: the signed report, its batch's "
+                                                      "signatures and the job")
+
+
+class PostedReports(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reports: list[dict[str, Any]] = Field(min_length=1, max_length=64,
+                                          description="oracle.reports.Report.to_dict of each market, in proof order")
+    signature: dict[str, str] = Field(description="signer, r, vs (EIP-2098) over the batch for this oracle")
+
+
+class PostedReportsAccepted(BaseModel):
+    batch_key: str
+    signer: str
+    stored: bool = Field(description="false when this signer's signature of this batch was already stored")
 
 
 class ProposalOut(BaseModel):

@@ -1,10 +1,14 @@
-"""The service's chain client (web3): publisher commitments, signed updates, confirmations, reads.
+"""The service's chain client (web3): signed updates, confirmations, reads of the oracle.
 
 Deployment is `oracle.chain.deploy` (Ape). The running service talks web3 directly because crash
 safety needs control Ape's send-and-wait does not give: the update is signed and stored *before* it
 is broadcast (a resend after a crash is the same transaction), nonces are re-read on "nonce too low",
 and every revert is decoded against the ABIs' custom errors. The contract addresses and ABIs come
-from the service manifest `serve` writes next to the deployment (`oracle.chain.service_manifest`).
+from the service manifest `serve` writes next to the deployment (`oracle.chain.local`).
+
+Publishers sign off chain (oracle/publisher.py); this client only reads what the pipeline checks
+their signatures against (the EIP-712 domain, the publisher set, the quorum) and the policy state a
+proof steps from (`oracle.chain.deploy.stored_state`, over this client's reads).
 
 Errors: connection failures and timeouts → `RpcUnavailableError`; nonce races → `NonceError`;
 not yet deep enough → `ConfirmationTimeout` (all transient); reverts → `ContractRevertError` with the
@@ -16,24 +20,26 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Sequence, TypeVar
 
+import numpy as np
 import requests
 from eth_abi import decode as abi_decode
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak
+from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted, TransactionNotFound, Web3RPCError
 
-from models.spec import OUTPUTS
+from models.spec import LAYOUTS, LENDING, Layout
+from oracle.chain.deploy import stored_state
 from oracle.errors import (
     ConfigurationError,
     ConfirmationTimeout,
     ContractRevertError,
     NonceError,
-    PermanentError,
     RpcUnavailableError,
 )
+from oracle.reports import Domain
 
 log = logging.getLogger("zkrisk.chain")
 T = TypeVar("T")
@@ -43,17 +49,6 @@ _BUILTIN_ERRORS = {keccak(text="Error(string)")[:4]: ("Error", ["string"], ["mes
                    keccak(text="Panic(uint256)")[:4]: ("Panic", ["uint256"], ["code"])}
 _NONCE_MESSAGES = ("nonce too low", "replacement transaction underpriced", "already known",
                    "nonce has already been used")
-
-
-@dataclass(frozen=True)
-class UpdateCall:
-    """Arguments of `RiskOracle.submitUpdate`."""
-
-    model_id: int
-    market_ids: list[int]
-    epochs: list[int]
-    proof_hex: str
-    instances: list[int]
 
 
 @dataclass(frozen=True)
@@ -73,11 +68,13 @@ class Receipt:
 
 @dataclass(frozen=True)
 class OnChainParameters:
+    """One market's stored values of one layout (`getParameters`), by output name, in WAD."""
+
+    layout: str
     epoch: int
     values: dict[str, int]
-    updated_at: int
+    observed_at: int
     model_id: int
-    input_hash: str
 
 
 def _type_string(param: dict[str, Any]) -> str:
@@ -116,20 +113,26 @@ def _revert_data(error: Exception) -> str | None:
     return data if isinstance(data, str) and data.startswith("0x") else None
 
 
+class _OracleReads:
+    """The oracle's reads as `oracle.chain.deploy`'s helpers call them (Ape-style), over web3."""
+
+    def __init__(self, gateway: "ChainGateway") -> None:
+        self._gateway = gateway
+
+    def getParameters(self, market_id: int, layout_id: int) -> Any:  # noqa: N802 - the contract's name
+        return self._gateway._rpc(lambda: self._gateway.oracle.functions.getParameters(market_id, layout_id).call())
+
+
 class ChainGateway:
-    def __init__(self, rpc_url: str, manifest: dict[str, Any], signer: LocalAccount,
-                 publishers: list[LocalAccount], confirmations: int = 1, timeout: float = 120.0,
-                 request_timeout: float = 30.0) -> None:
+    def __init__(self, rpc_url: str, manifest: dict[str, Any], signer: LocalAccount | None, confirmations: int = 1,
+                 timeout: float = 120.0, request_timeout: float = 30.0) -> None:
         self.w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": request_timeout}))
-        self.manifest, self.signer, self.publishers = manifest, signer, publishers
+        self.manifest, self.signer = manifest, signer
         self.confirmations, self.timeout = confirmations, timeout
         abis = manifest["abis"]
         contracts = manifest["contracts"]
         self.oracle = self.w3.eth.contract(address=contracts["RiskOracle"], abi=abis["RiskOracle"])
-        self.registry = self.w3.eth.contract(address=contracts["DataCommitmentRegistry"],
-                                             abi=abis["DataCommitmentRegistry"])
         self.decoder = ErrorDecoder(list(abis.values()))
-
     # ------------------------------------------------------------------ plumbing
     def _rpc(self, call: Callable[[], T]) -> T:
         """Run one RPC interaction, classifying failures as transient or permanent."""
@@ -182,25 +185,75 @@ class ChainGateway:
     def head_timestamp(self) -> int:
         return self._rpc(lambda: self.w3.eth.get_block("latest")["timestamp"])
 
-    def model_for(self, k: int) -> int:
+    @property
+    def domain(self) -> Domain:
+        """The EIP-712 domain publishers sign for: this chain and this oracle."""
+        return Domain(int(self.manifest["chain_id"]), to_checksum_address(self.manifest["contracts"]["RiskOracle"]))
+
+    def model_for(self, model_key: str, k: int) -> int:
+        """The on-chain id of `model_key`'s circuit over K markets (from the deployment manifest)."""
         for model in self.manifest["models"]:
-            if model["markets_per_proof"] == k:
+            key = model.get("model_key") or model["label"].split(" ")[0]
+            if key == model_key and int(model["markets_per_proof"]) == k:
                 return int(model["model_id"])
-        raise ConfigurationError(f"no model registered on chain for {k} markets per proof")
+        raise ConfigurationError(f"no model registered on chain for {model_key} with {k} markets per proof")
 
-    def risk_parameters(self, market_id: int) -> OnChainParameters:
+    def is_publisher(self, address: str) -> bool:
+        return bool(self._rpc(lambda: self.oracle.functions.isPublisher(to_checksum_address(address)).call()))
+
+    def quorum(self) -> int:
+        return int(self._rpc(lambda: self.oracle.functions.quorum().call()))
+
+    def max_report_age(self) -> int:
+        return int(self._rpc(lambda: self.oracle.functions.timing().call())[0])
+
+    def stored_state(self, layout: Layout, market_ids: Sequence[int]) -> np.ndarray | None:
+        """Each market's stored policy state [K, S] (the layout's initial state before its first update)."""
+        return stored_state(_OracleReads(self), layout, market_ids)
+
+    def parameters(self, market_id: int, layout: Layout = LENDING) -> OnChainParameters:
+        values, observed_at, epoch, model_id = self._rpc(
+            lambda: self.oracle.functions.getParameters(market_id, layout.layout_id).call())
+        return OnChainParameters(layout.name, int(epoch), {n: int(v) for n, v in zip(layout.names, values)},
+                                 int(observed_at), int(model_id))
+
+    def all_parameters(self, market_id: int) -> dict[str, OnChainParameters]:
+        """Every layout's stored values of a market, by layout name."""
+        return {layout.name: self.parameters(market_id, layout) for layout in LAYOUTS.values()}
+
+    def risk_parameters(self, market_id: int) -> dict[str, int]:
+        """`getRiskParameters`: the lending layout as lending integrators read it (with CR = 1/max LTV)."""
         raw = self._rpc(lambda: self.oracle.functions.getRiskParameters(market_id).call())
-        cr, lt, vol, var99, es99, updated_at, model_id, input_hash, epoch = raw
-        values = {"vol": vol, "var99": var99, "es99": es99, "lt": lt, "cr": cr}
-        return OnChainParameters(epoch, {n: values[n] for n in OUTPUTS}, updated_at, model_id,
-                                 "0x" + bytes(input_hash).hex())
+        names = ("collateralRatio", "maxLtv", "liquidationThreshold", "volatility", "valueAtRisk",
+                 "expectedShortfall", "observedAt", "epoch", "modelId")
+        return {name: int(value) for name, value in zip(names, raw)}
 
-    def commitment(self, market_id: int, epoch: int) -> dict[str, Any]:
-        input_hash, observed_at, finalized_at, approvals, conflicted = self._rpc(
-            lambda: self.registry.functions.getCommitment(market_id, epoch).call())
-        return {"input_hash": "0x" + bytes(input_hash).hex(), "observed_at": observed_at,
-                "finalized_at": finalized_at, "approvals": approvals, "conflicted": conflicted,
-                "quorum": self._rpc(lambda: self.registry.functions.quorum().call())}
+    def is_stale(self, market_id: int, layout: Layout) -> bool:
+        return bool(self._rpc(lambda: self.oracle.functions.isStale(market_id, layout.layout_id).call()))
+
+    def paused(self) -> bool:
+        return bool(self._rpc(lambda: self.oracle.functions.paused().call()))
+
+    def updates(self) -> list[dict[str, Any]]:
+        """Every `RiskParametersUpdated` since the deployment block, oldest first, values by output name
+        (WAD), with the block's timestamp and the transaction's gas."""
+        events = self._rpc(lambda: self.oracle.events.RiskParametersUpdated.get_logs(
+            from_block=self.manifest.get("block", 0)))
+        rows, times = [], {}
+        for e in events:
+            layout = LAYOUTS.get(int(e.args.layoutId))
+            if layout is None:
+                continue
+            if e.blockNumber not in times:
+                times[e.blockNumber] = self._rpc(lambda: self.w3.eth.get_block(e.blockNumber)["timestamp"])
+            gas = self._rpc(lambda: self.w3.eth.get_transaction_receipt(e.transactionHash)["gasUsed"])
+            rows.append({"market_id": int(e.args.marketId), "layout": layout.name, "epoch": int(e.args.epoch),
+                         "model_id": int(e.args.modelId), "observed_at": int(e.args.observedAt),
+                         "values": {n: int(v) for n, v in zip(layout.names, e.args["values"])},
+                         "override": bool(e.args.governanceOverride), "block": e.blockNumber,
+                         "timestamp": times[e.blockNumber], "tx_hash": "0x" + bytes(e.transactionHash).hex(),
+                         "gas_used": int(gas)})
+        return rows
 
     def proposals(self) -> list[dict[str, Any]]:
         """RiskGovernor `ProposalCreated` events since the deployment block."""
@@ -213,37 +266,27 @@ class ChainGateway:
                  "description": e.args.description} for e in events]
 
     # ------------------------------------------------------------------ writes
-    def post_commitment(self, market_id: int, epoch: int, input_hash: str, observed_at: int) -> list[str]:
-        """Each configured publisher that has not yet posted attests the hash; then checks finality."""
-        digest = bytes.fromhex(input_hash.removeprefix("0x"))
-        sent = []
-        for publisher in self.publishers:
-            if self._rpc(lambda: self.registry.functions.hasCommitted(market_id, epoch, publisher.address).call()):
-                continue
-            signed = self._sign(publisher, self.registry.functions.commit(market_id, epoch, digest, observed_at))
-            self.broadcast(signed.raw, signed.hash)
-            receipt = self.wait_for(signed.hash, signed.raw)
-            if receipt.reverted is not None:
-                raise receipt.reverted
-            sent.append(signed.hash)
-        state = self.commitment(market_id, epoch)
-        if state["conflicted"]:
-            raise ContractRevertError("CommitmentConflict", {"marketId": market_id, "epoch": epoch},
-                                      f"publishers disagree on market {market_id} epoch {epoch}: no update "
-                                      "can use this epoch")
-        if state["input_hash"] != input_hash.lower():
-            raise PermanentError(f"the registry holds {state['input_hash']} for market {market_id} epoch {epoch}, "
-                                 f"not our {input_hash}")
-        if not state["finalized_at"]:
-            raise ConfigurationError(f"commitment for market {market_id} epoch {epoch} has {state['approvals']} of "
-                                     f"{state['quorum']} approvals: configure more publisher keys")
-        log.info("commitment final", extra={"market_id": market_id, "epoch": epoch, "txs": sent})
-        return sent
+    def align_dev_clock(self, observed_at: int) -> None:
+        """On a development chain (`dev_chain` in the manifest: anvil, whose clock the service owns), move
+        the clock into the window the oracle accepts a report observed at `observed_at` in (not before
+        it, less than the maximum report age after it). Replayed history is old data observed long ago;
+        live data needs no adjustment. A no-op elsewhere and when the clock is already inside."""
+        if not self.manifest.get("dev_chain"):
+            return
+        head = self.head_timestamp()
+        if observed_at <= head < observed_at + self.max_report_age() // 2:
+            return
+        target = observed_at + 3_600
+        self._rpc(lambda: self.w3.provider.make_request("anvil_setTime", [target]))
+        self._rpc(lambda: self.w3.provider.make_request("evm_mine", []))
+        log.info("development clock moved", extra={"from_timestamp": head, "to_timestamp": target})
 
-    def sign_update(self, call: UpdateCall) -> SignedTx:
-        proof = bytes.fromhex(call.proof_hex.removeprefix("0x"))
-        return self._sign(self.signer, self.oracle.functions.submitUpdate(
-            call.model_id, call.market_ids, call.epochs, proof, call.instances))
+    def sign_update(self, update: tuple) -> SignedTx:
+        """Sign `submitUpdate(update)` (an `IRiskOracle.ProvedUpdate` tuple, `oracle.chain.deploy.proved_update`)
+        after a dry run: a revert is raised and decoded here, before anything is sent."""
+        if self.signer is None:
+            raise ConfigurationError("no signer for updates: set ZKRISK_SIGNER_KEY or ZKRISK_KEYSTORE_PATH")
+        return self._sign(self.signer, self.oracle.functions.submitUpdate(update))
 
     def broadcast(self, raw: str, tx_hash: str) -> None:
         """Send a signed transaction; sending one the node already has (or mined) is a no-op."""

@@ -2,8 +2,10 @@
 once with `oracle.chain.deploy.deploy_system`, and the service manifest written.
 
 The service manifest is the deployment's `to_manifest()` plus what the web3 gateway needs and Ape
-would otherwise provide: the RPC URL it was deployed through and the contracts' ABIs. One model is
-registered per configured batch size (model id = K), each on the reusable verifier with its VKA.
+would otherwise provide: the RPC URL it was deployed through, the contracts' ABIs, each model entry's
+version key, and `dev_chain` (the service may move this chain's clock to replay history). Every
+configured model version is registered once per batch size on the reusable verifier with its VKA
+(model ids: 10 · i + K for the i-th configured version), with its model card's guards per market.
 
 anvil runs with `--state`, so its chain survives a restart (the fault tests restart it mid-submit).
 """
@@ -20,45 +22,21 @@ from urllib.parse import urlparse
 
 import requests
 
-from models.features import DAY, epoch_start
-from models.spec import MARKETS, OUTPUTS, WAD
-from models.versions import ModelVersion
-from oracle.chain.deploy import DEFAULT_GUARDRAILS, Guardrail, ModelConfig, Timing, deploy_system, project, register_model
+from oracle.chain.deploy import LOCAL_GOVERNANCE, Timing, card_guards, deploy_system, model_config_for_circuit, project
 from oracle.errors import ConfigurationError
 from oracle.lifecycle import stop_process
-from oracle.runtime import ProverRuntime
+from oracle.runtime import Runtimes
 from oracle.services import DEV_DEPLOYER, DEV_PUBLISHERS, DEV_QUORUM
-from prover.evm import vka_words
 from prover.toolchain import anvil_executable, rpc_alive
 
-#: development timing: no delay between updates (benchmarks send many), a day-old commitment is fine
-DEV_TIMING = Timing(min_update_delay=0, max_commitment_age=86_400, staleness_period=3 * 86_400)
-ABI_CONTRACTS = ("RiskOracle", "DataCommitmentRegistry", "RiskGovernor")
+#: a day-old report is fine (the default), reads stale after three days of no update
+DEV_TIMING = Timing()
+ABI_CONTRACTS = ("RiskOracle", "RiskGovernor")
 
 
-def guardrail_compatible_epochs(version: ModelVersion, markets: list[str], count: int, start: int, last: int,
-                                guardrails: dict[str, Guardrail] = DEFAULT_GUARDRAILS,
-                                margin: float = 0.8) -> list[int]:
-    """`count` increasing epochs in start..last at which every market's float-model outputs stay within
-    `margin` of each guardrail step from the previous chosen epoch: a replay the deployed oracle
-    accepts in order (consecutive days may not be: forecasts can move more than a step allows)."""
-    def outputs(epoch: int) -> list[dict[str, float]]:
-        vectors = [version.input_vector(m, epoch_start(epoch) - DAY) for m in markets]
-        return [dict(zip(OUTPUTS, row)) for row in version.predict(vectors)]
-
-    def within(now: dict[str, float], before: dict[str, float]) -> bool:
-        return all(abs(now[n] - before[n]) <= margin * (g.max_change / WAD) * (before[n] if g.relative else 1)
-                   for n, g in guardrails.items())
-
-    previous, chosen = None, []
-    for epoch in range(start, last + 1):
-        values = outputs(epoch)
-        if previous is None or all(within(v, p) for v, p in zip(values, previous)):
-            chosen.append(epoch)
-            previous = values
-            if len(chosen) == count:
-                return chosen
-    raise ConfigurationError(f"{markets}: only {len(chosen)} guardrail-compatible epochs in {start}..{last}")
+def chain_model_id(index: int, k: int) -> int:
+    """On-chain id of the `index`-th configured model version's circuit over K markets."""
+    return 10 * index + k
 
 
 def start_anvil(rpc_url: str, state_path: Path, log_path: Path | None = None) -> subprocess.Popen:
@@ -97,27 +75,28 @@ def deployed(manifest_path: Path, rpc_url: str) -> dict[str, Any] | None:
     return manifest if _code_at(rpc_url, manifest["contracts"]["RiskOracle"]) else None
 
 
-def deploy_local(rpc_url: str, runtime: ProverRuntime, manifest_path: Path) -> dict[str, Any]:
+def deploy_local(rpc_url: str, runtimes: Runtimes, manifest_path: Path) -> dict[str, Any]:
     """Deploy with anvil's development accounts (deployer 0, publishers 1-3 with quorum 2)."""
     from ape import accounts, networks
 
     with networks.ethereum.local.use_provider("foundry", provider_settings={"host": rpc_url}):
         dev = accounts.test_accounts
         deployer, publishers = dev[DEV_DEPLOYER], [dev[i] for i in DEV_PUBLISHERS]
-        configs = [ModelConfig(model_id=k, output_scale=runtime.circuit(k).output_scale,
-                               markets=tuple(MARKETS.values()), markets_per_proof=k,
-                               vka_words=vka_words(runtime.circuit(k)), label=f"{runtime.model_key} K={k}")
-                   for k in runtime.batch_sizes]
-        deployment = deploy_system(deployer, publishers, configs[0], quorum=DEV_QUORUM, timing=DEV_TIMING,
-                                   hand_over=False)
-        for config in configs[1:]:
-            register_model(deployment.oracle, config, deployment.verifier, deployer)
-            deployment.models.append(config)
-        deployment.hand_over_to_timelock()
+        configs, keys, guards = [], {}, {}
+        for index, runtime in enumerate(runtimes.values()):
+            guards[runtime.layout.layout_id] = card_guards(runtime.version.card)
+            for k in runtime.batch_sizes:
+                config = model_config_for_circuit(runtime.circuit(k), chain_model_id(index, k))
+                configs.append(config)
+                keys[config.model_id] = runtime.model_key
+        deployment = deploy_system(deployer, publishers, configs, quorum=DEV_QUORUM, guards=guards,
+                                   timing=DEV_TIMING, governance=LOCAL_GOVERNANCE)
         p = project()
-        manifest = {**deployment.to_manifest(), "rpc_url": rpc_url,
+        manifest = {**deployment.to_manifest(), "rpc_url": rpc_url, "dev_chain": True,
                     "abis": {name: getattr(p, name).contract_type.model_dump(mode="json", by_alias=True)["abi"]
                              for name in ABI_CONTRACTS}}
+    for model in manifest["models"]:
+        model["model_key"] = keys[model["model_id"]]
     # the gateway and the bundle report the chain id the node reports (Ape may report its own default)
     manifest["chain_id"] = int(requests.post(rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId",
                                                             "params": []}, timeout=5).json()["result"], 16)
@@ -127,7 +106,7 @@ def deploy_local(rpc_url: str, runtime: ProverRuntime, manifest_path: Path) -> d
 
 
 @contextmanager
-def local_chain(rpc_url: str, runtime: ProverRuntime, manifest_path: Path,
+def local_chain(rpc_url: str, runtimes: Runtimes, manifest_path: Path,
                 start: bool = True) -> Iterator[dict[str, Any]]:
     """anvil up (started when `start` and nothing answers) and the system deployed on it, for the block;
     yields the manifest. An anvil started here stops when the block ends: normally, on an error (a
@@ -138,7 +117,7 @@ def local_chain(rpc_url: str, runtime: ProverRuntime, manifest_path: Path,
             raise ConfigurationError(f"no node at {rpc_url}")
         process = start_anvil(rpc_url, manifest_path.with_name("anvil-state.json"))
     try:
-        yield deployed(manifest_path, rpc_url) or deploy_local(rpc_url, runtime, manifest_path)
+        yield deployed(manifest_path, rpc_url) or deploy_local(rpc_url, runtimes, manifest_path)
     finally:
         if process is not None:
             stop_process(process)

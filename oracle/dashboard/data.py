@@ -2,8 +2,10 @@
 
 Parameters, their history, the updates and the proposals come from the contracts (the oracle's
 RiskParametersUpdated events, the governor's proposal events), so the page shows what integrators
-read, not what the service believes it sent. Only the risk contributions come from the service's
-database: they are published with the update, not stored on chain.
+read, not what the service believes it sent: per market the lending policy (max LTV, the collateral
+ratio 1 / max LTV, LT) with its forecasts, and the options model's proved shocks. Only the risk
+contributions come from the service's database: they are published with the update, not stored on
+chain.
 """
 
 from __future__ import annotations
@@ -14,12 +16,10 @@ from typing import Any
 from sqlalchemy import select
 from web3.exceptions import Web3Exception
 
-from models.spec import MARKETS, WAD
-from oracle.audit.chain import ChainView, abi
-from oracle.audit.errors import AuditError
-from oracle.bundle import ChainRecord
+from models.spec import LAYOUTS, LENDING, MARKETS, OPTIONS, WAD
+from oracle.chain.client import ChainGateway
 from oracle.db import Job, JobState, session_scope
-from oracle.governance import PROPOSAL_STATES
+from oracle.errors import OracleError
 from oracle.settings import Settings
 
 LATEST_UPDATES = 20
@@ -29,53 +29,68 @@ def _fractions(values: dict[str, int]) -> dict[str, float]:
     return {name: value / WAD for name, value in values.items()}
 
 
-def _markets(view: ChainView, now: int) -> list[dict[str, Any]]:
+def _lending_view(values: dict[str, float]) -> dict[str, float]:
+    """The lending values with the collateral ratio integrators read (1 / max LTV)."""
+    return {**values, "cr": 1 / values["max_ltv"] if values["max_ltv"] else 0.0}
+
+
+def _markets(chain: ChainGateway, now: int) -> list[dict[str, Any]]:
     rows = []
     for symbol, market_id in MARKETS.items():
-        p = view.oracle.functions.getRiskParameters(market_id).call()
-        updated_at = int(p[5])
-        rows.append({"symbol": symbol, "market_id": market_id, "cr": p[0] / WAD, "lt": p[1] / WAD,
-                     "vol": p[2] / WAD, "var99": p[3] / WAD, "es99": p[4] / WAD, "updated_at": updated_at,
-                     "age_seconds": now - updated_at if updated_at else None, "epoch": int(p[8]),
-                     "model_id": int(p[6]),
-                     "status": "no data" if updated_at == 0 else
-                     "stale" if view.oracle.functions.isStale(market_id).call() else "fresh"})
+        row: dict[str, Any] = {"symbol": symbol, "market_id": market_id}
+        for layout in LAYOUTS.values():
+            stored = chain.parameters(market_id, layout)
+            values = _fractions(stored.values)
+            row[layout.name] = {
+                "values": _lending_view(values) if layout is LENDING else values, "epoch": stored.epoch,
+                "observed_at": stored.observed_at, "model_id": stored.model_id,
+                "age_seconds": now - stored.observed_at if stored.observed_at else None,
+                "status": "no data" if stored.observed_at == 0 else
+                "stale" if chain.is_stale(market_id, layout) else "fresh"}
+        rows.append(row)
     return rows
 
 
-def _updates(view: ChainView) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]]]:
+def updates(chain: ChainGateway) -> tuple[dict[str, dict[str, list[dict[str, Any]]]], list[dict[str, Any]]]:
+    """History per market and layout (a point per on-chain update), and the latest updates."""
     symbols = {market_id: symbol for symbol, market_id in MARKETS.items()}
-    history: dict[str, list[dict[str, Any]]] = {symbol: [] for symbol in MARKETS}
+    history: dict[str, dict[str, list[dict[str, Any]]]] = {
+        symbol: {layout.name: [] for layout in LAYOUTS.values()} for symbol in MARKETS}
     updates = []
-    for event in view.history():
+    for event in chain.updates():
         symbol = symbols.get(event["market_id"], str(event["market_id"]))
         values = _fractions(event["values"])
-        history.setdefault(symbol, []).append({"epoch": event["epoch"], "timestamp": event["timestamp"], **values})
-        receipt = view.w3.eth.get_transaction_receipt(event["tx_hash"])
-        updates.append({"symbol": symbol, "epoch": event["epoch"], "tx_hash": event["tx_hash"],
-                        "block": event["block"], "timestamp": event["timestamp"], "gas_used": receipt.gasUsed,
-                        "model_id": event["model_id"], "cr": values["cr"], "lt": values["lt"],
+        if event["layout"] == LENDING.name:
+            values = _lending_view(values)
+        history.setdefault(symbol, {}).setdefault(event["layout"], []).append(
+            {"epoch": event["epoch"], "timestamp": event["timestamp"], **values})
+        updates.append({"symbol": symbol, "layout": event["layout"], "epoch": event["epoch"],
+                        "tx_hash": event["tx_hash"], "block": event["block"], "timestamp": event["timestamp"],
+                        "gas_used": event["gas_used"], "model_id": event["model_id"], "values": values,
                         # the oracle stores nothing without a valid proof: the event is the verification record
                         "verification": "verified at proposal time, applied by governance" if event["override"]
                         else "verified on-chain in submitUpdate"})
     return history, updates[::-1][:LATEST_UPDATES]
 
 
-def _proposals(view: ChainView, manifest: dict[str, Any]) -> list[dict[str, Any]]:
-    address = manifest["contracts"].get("RiskGovernor")
-    if address is None:
+def _proposals(chain: ChainGateway) -> list[dict[str, Any]]:
+    from oracle.governance import PROPOSAL_STATES
+
+    address, abi = chain.manifest["contracts"].get("RiskGovernor"), chain.manifest["abis"].get("RiskGovernor")
+    if address is None or abi is None:
         return []
-    governor = view.w3.eth.contract(address=address, abi=abi("RiskGovernor"))
-    proved = {e.args.proposalId: e for e in governor.events.ProvenProposalCreated.get_logs(from_block=0)}
+    governor = chain.w3.eth.contract(address=address, abi=abi)
+    start = chain.manifest.get("block", 0)
+    proved = {e.args.proposalId for e in governor.events.ProvenProposalCreated.get_logs(from_block=start)}
     rows = []
-    for event in governor.events.ProposalCreated.get_logs(from_block=0):
+    for event in governor.events.ProposalCreated.get_logs(from_block=start):
         proposal_id = event.args.proposalId
         against, in_favour, abstain = governor.functions.proposalVotes(proposal_id).call()
         title = event.args.description.strip().splitlines()[0].lstrip("# ") if event.args.description.strip() else ""
         rows.append({"proposal_id": str(proposal_id), "title": title,
                      "state": PROPOSAL_STATES[governor.functions.state(proposal_id).call()],
-                     "proof": ("proof verified at proposal time" if proposal_id in proved
-                               else "no proof: ordinary proposal"),
+                     "proof": "proof verified at proposal time" if proposal_id in proved
+                     else "no proof: ordinary proposal",
                      "votes": {"for": in_favour / WAD, "against": against / WAD, "abstain": abstain / WAD},
                      "vote_end_block": int(event.args.voteEnd)})
     return rows[::-1]
@@ -88,26 +103,27 @@ def _contributions(settings: Settings) -> dict[str, Any] | None:
                               .order_by(Job.finished_at.desc()).limit(1)).first()
         if job is None:
             return None
-        return {"symbol": job.market, "epoch": job.epoch, **job.explanation}
+        return {"symbol": job.market, "epoch": job.epoch, "model_version": job.model_version, **job.explanation}
 
 
 def snapshot(settings: Settings) -> dict[str, Any]:
     """Everything the page shows; `error` names what is unreachable instead of failing the page."""
     data: dict[str, Any] = {"chain": None, "error": None, "markets": [], "history": {}, "updates": [],
-                            "proposals": [], "contributions": _contributions(settings)}
+                            "proposals": [], "contributions": _contributions(settings),
+                            "layouts": {layout.name: list(layout.names) for layout in LAYOUTS.values()},
+                            "shocks": list(OPTIONS.names)}
     if not settings.deployment_path.exists():
         data["error"] = f"no deployment manifest at {settings.deployment_path}"
         return data
     manifest = json.loads(settings.deployment_path.read_text())
     try:
-        # model id 0: the dashboard reads every model's updates, not one model's registration
-        view = ChainView(settings.rpc_url, ChainRecord.from_manifest(manifest, model_id=0))
-        head = view.w3.eth.get_block("latest")
+        chain = ChainGateway(settings.rpc_url, manifest, None, request_timeout=10)
+        head = chain.w3.eth.get_block("latest")
         data["chain"] = {"chain_id": manifest["chain_id"], "block": head.number, "timestamp": head.timestamp,
-                         "oracle": view.oracle.address, "paused": view.oracle.functions.paused().call()}
-        data["markets"] = _markets(view, head.timestamp)
-        data["history"], data["updates"] = _updates(view)
-        data["proposals"] = _proposals(view, manifest)
-    except (AuditError, Web3Exception, OSError) as error:
+                         "oracle": chain.oracle.address, "paused": chain.paused()}
+        data["markets"] = _markets(chain, head.timestamp)
+        data["history"], data["updates"] = updates(chain)
+        data["proposals"] = _proposals(chain)
+    except (OracleError, Web3Exception, OSError, KeyError) as error:
         data["error"] = f"chain unavailable at {settings.rpc_url}: {error}"
     return data

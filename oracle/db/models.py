@@ -1,10 +1,12 @@
-"""Tables. A job is one (market, epoch) update and its persisted state machine; a batch is one proof
-and one transaction covering one or more jobs; events are the audit trail of every transition.
+"""Tables. A job is one (model version, market, epoch) update and its persisted state machine; a batch
+is one proof of one model version and one transaction covering one or more jobs; events are the audit
+trail of every transition. Posted reports are publishers' signed batches waiting for the batch they
+sign (oracle/publisher.py).
 
 Job states, in order (a job only moves forward; FAILED and CONFIRMED are terminal):
 
-    accepted → fetched → committed → proved → submitted → confirmed
-         └──────────┴──────────┴──────────┴──────────┴──→ failed
+    accepted → fetched → signed → proved → submitted → confirmed
+         └──────────┴─────────┴────────┴──────────┴──→ failed
 
 The batch holds the lease a worker takes before running a stage, so two workers never run the same
 stage of the same batch (one proof, one transaction per (market, epoch)).
@@ -31,7 +33,7 @@ class Base(DeclarativeBase):
 class JobState(str, enum.Enum):
     ACCEPTED = "accepted"
     FETCHED = "fetched"
-    COMMITTED = "committed"
+    SIGNED = "signed"
     PROVED = "proved"
     SUBMITTED = "submitted"
     CONFIRMED = "confirmed"
@@ -43,7 +45,7 @@ class JobState(str, enum.Enum):
 
 
 #: Fraction of the pipeline done when a job enters each state (the API's progress).
-PROGRESS = {JobState.ACCEPTED: 0.0, JobState.FETCHED: 0.15, JobState.COMMITTED: 0.3, JobState.PROVED: 0.75,
+PROGRESS = {JobState.ACCEPTED: 0.0, JobState.FETCHED: 0.15, JobState.SIGNED: 0.3, JobState.PROVED: 0.75,
             JobState.SUBMITTED: 0.9, JobState.CONFIRMED: 1.0, JobState.FAILED: 1.0}
 
 _STATE = Enum(JobState, name="job_state", values_callable=lambda e: [m.value for m in e],
@@ -60,10 +62,16 @@ class Batch(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    # proof
+    # model and reports: one model version per batch; the EIP-712 domain the reports were signed for,
+    # the publishers' signatures (oracle.reports.Signature.to_dict), persisted before proving
+    model_version: Mapped[str] = mapped_column(String(64))
+    layout_id: Mapped[int] = mapped_column(Integer)
+    domain: Mapped[dict[str, Any] | None]
+    signatures: Mapped[list[Any] | None]
+    # proof: the policy state it stepped from ([K, S] fractions as read from chain; null without state)
     k: Mapped[int | None]
-    model_key: Mapped[str | None] = mapped_column(String(64))
     chain_model_id: Mapped[int | None]
+    state_before: Mapped[list[Any] | None]
     proof_hex: Mapped[str | None] = mapped_column(Text)
     #: decimal strings: field elements do not fit JSON numbers
     instances: Mapped[list[Any] | None]
@@ -85,11 +93,12 @@ class Batch(Base):
 
 class Job(Base):
     __tablename__ = "jobs"
-    __table_args__ = (UniqueConstraint("market_id", "epoch", name="uq_jobs_market_epoch"),)
+    __table_args__ = (UniqueConstraint("model_version", "market_id", "epoch", name="uq_jobs_model_market_epoch"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     market: Mapped[str] = mapped_column(String(16))
     market_id: Mapped[int] = mapped_column(Integer, index=True)
+    model_version: Mapped[str] = mapped_column(String(64), index=True)
     epoch: Mapped[int] = mapped_column(Integer)
     state: Mapped[JobState] = mapped_column(_STATE, default=JobState.ACCEPTED, index=True)
     trigger: Mapped[str] = mapped_column(String(16), default="api")
@@ -102,12 +111,13 @@ class Job(Base):
     error_kind: Mapped[str | None] = mapped_column(String(32))
     error_rule: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(Text)
-    # data and commitment
+    # data and report: the source of the bars, the input vector, its report (oracle.reports.Report.to_dict)
     data_source: Mapped[dict[str, Any] | None]
     inputs: Mapped[list[Any] | None]
     observed_at: Mapped[int | None] = mapped_column(BigInteger)
+    data_hash: Mapped[str | None] = mapped_column(String(66))
     input_hash: Mapped[str | None] = mapped_column(String(66))
-    commit_txs: Mapped[list[Any] | None]
+    report: Mapped[dict[str, Any] | None]
     # outputs
     values: Mapped[dict[str, Any] | None]
     values_wad: Mapped[dict[str, Any] | None]
@@ -130,6 +140,21 @@ class JobEvent(Base):
     state: Mapped[JobState] = mapped_column(_STATE)
     at: Mapped[datetime] = mapped_column(default=utcnow)
     message: Mapped[str | None] = mapped_column(Text)
+
+
+class PostedReport(Base):
+    """A signed report batch a publisher posted (POST /reports), found by `batch_key` when signing."""
+
+    __tablename__ = "posted_reports"
+    __table_args__ = (UniqueConstraint("batch_key", "signer", name="uq_posted_reports_batch_signer"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    batch_key: Mapped[str] = mapped_column(String(64), index=True)
+    signer: Mapped[str] = mapped_column(String(42))
+    reports: Mapped[list[Any]]
+    signature: Mapped[dict[str, Any]]
+    posted_by: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class ApiKey(Base):

@@ -84,10 +84,10 @@ def refuses_connections(port: int) -> bool:
 
 
 def serve_env(tmp_path: Path, anvil_port: int, manifest: Path) -> dict[str, str]:
-    """Embedded mode on private ports and files, one circuit (K=1), no scheduled updates."""
+    """Embedded mode on private ports and files, one circuit (K=1) per model, no scheduled updates."""
     return {**os.environ, "PYTHONPATH": str(REPO_ROOT), "COLUMNS": "160",
             "ZKRISK_RPC_URL": f"http://127.0.0.1:{anvil_port}", "ZKRISK_DEPLOYMENT_PATH": str(manifest),
-            "ZKRISK_DATABASE_URL": f"sqlite:///{tmp_path / 'oracle.db'}", "ZKRISK_BATCH_SIZES": "[1]",
+            "ZKRISK_DATABASE_URL": f"sqlite:///{tmp_path / 'oracle.db'}", "ZKRISK_MODELS": '{"har-policy@2.0.0": [1], "har-margin@1.0.0": [1]}',
             "ZKRISK_HEARTBEAT_SECONDS": "10000000", "ZKRISK_DEVIATION_CHECK_SECONDS": "10000000"}
 
 

@@ -8,7 +8,7 @@ from oracle.api.deps import SessionDep, SettingsDep, Writer
 from oracle.api.schemas import JobDetail, JobOut, UpdateAccepted, UpdateRequest
 from oracle.api.services import PipelineDep
 from oracle.db import Job, JobState
-from oracle.errors import ConfigurationError, NotFoundError
+from oracle.errors import ConfigurationError, NotFoundError, OracleError
 from oracle.services import load_manifest
 
 router = APIRouter(prefix="/updates", tags=["updates"])
@@ -27,12 +27,13 @@ def _job(session, job_id: str) -> Job:
                         401: {"description": "missing or invalid API key"}, 404: {"description": "unknown market"},
                         429: {"description": "rate limited"}})
 def request_update(body: UpdateRequest, caller: Writer, settings: SettingsDep, response: Response) -> UpdateAccepted:
-    """Request proved updates for markets (idempotent per (market, epoch)); poll the jobs for progress."""
+    """Request proved updates for markets, per model version (idempotent per (model, market, epoch));
+    poll the jobs for progress."""
     unknown = [m for m in body.markets if m.upper() not in settings.markets]
     if unknown:
         raise HTTPException(404, f"unknown markets {unknown}; served: {settings.markets}")
     try:
-        accepted = worker.request_and_enqueue(body.markets, body.epoch, "api", caller)
+        accepted = worker.request_and_enqueue(body.markets, body.epoch, "api", caller, body.models)
     except NotFoundError as error:
         raise HTTPException(404, str(error)) from None
     if not accepted.created:
@@ -42,11 +43,13 @@ def request_update(body: UpdateRequest, caller: Writer, settings: SettingsDep, r
 
 @router.get("", response_model=list[JobOut])
 def list_updates(session: SessionDep, market: str | None = None, state: JobState | None = None,
-                 limit: int = Query(50, ge=1, le=500)) -> list[Job]:
+                 model: str | None = None, limit: int = Query(50, ge=1, le=500)) -> list[Job]:
     """Jobs, newest first."""
     query = select(Job).order_by(Job.created_at.desc()).limit(limit)
     if market:
         query = query.where(Job.market == market.upper())
+    if model:
+        query = query.where(Job.model_version == model)
     if state:
         query = query.where(Job.state == state)
     return list(session.scalars(query))
@@ -74,7 +77,10 @@ def get_bundle(job_id: str, session: SessionDep, settings: SettingsDep, pipeline
         manifest = load_manifest(settings)
     except ConfigurationError:
         manifest = None
-    bundle = pipeline.bundle(job.batch, manifest)
-    filename = f"zkrisk-{job.market}-{job.epoch}.bundle.json"
+    try:
+        bundle = pipeline.bundle(job.batch, manifest)
+    except OracleError as error:
+        raise HTTPException(409, f"job {job_id}: no bundle can be built: {error}") from None
+    filename = f"zkrisk-{job.model_version}-{job.market}-{job.epoch}.bundle.json"
     return Response(bundle.to_bytes(), media_type="application/json",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})

@@ -120,33 +120,36 @@ function render(data) {
     "chain " + data.chain.chain_id + " · block " + data.chain.block + " · oracle " + data.chain.oracle +
     " · refreshed " + new Date().toLocaleTimeString();
 
-  const markets = fill("markets", data.markets, 9, "no chain");
-  for (const m of data.markets) {
-    const row = markets.insertRow();
-    row.dataset.market = m.symbol;
-    cell(row, m.symbol);
-    const none = m.status === "no data";
-    cell(row, none ? "—" : pct(m.cr), "cr");
-    cell(row, none ? "—" : pct(m.lt), "lt");
-    cell(row, none ? "—" : pct(m.vol), "vol");
-    cell(row, none ? "—" : pct(m.var99), "var99");
-    cell(row, none ? "—" : pct(m.es99), "es99");
-    cell(row, none ? "—" : String(m.epoch), "epoch");
-    cell(row, age(m.age_seconds), "age");
-    cell(row, m.status, "status " + m.status.replace(" ", ""));
-  }
+  // one row per market of a layout's stored values, columns in `names` order (data.layouts declares them)
+  const layoutRows = (tableId, layout, names, empty) => {
+    const body = fill(tableId, data.markets, names.length + 4, empty);
+    for (const m of data.markets) {
+      const stored = m[layout];
+      const row = body.insertRow();
+      row.dataset.market = m.symbol;
+      cell(row, m.symbol);
+      const none = stored.status === "no data";
+      for (const name of names) cell(row, none ? "—" : pct(stored.values[name]), name);
+      cell(row, none ? "—" : String(stored.epoch), "epoch");
+      cell(row, age(stored.age_seconds), "age");
+      cell(row, stored.status, "status " + stored.status.replace(" ", ""));
+    }
+  };
+  layoutRows("markets", "lending", ["max_ltv", "cr", "lt", "vol", "var99", "es99"], "no chain");
+  layoutRows("shocks", "options-margin", data.shocks, "no chain");
 
   const history = document.getElementById("history");
   history.replaceChildren();
-  for (const [symbol, points] of Object.entries(data.history)) lineChart(history, symbol, points);
+  for (const [symbol, layouts] of Object.entries(data.history)) lineChart(history, symbol, layouts.lending || []);
 
   const updates = fill("updates", data.updates, 8, "no updates on chain yet");
   for (const u of data.updates) {
     const row = updates.insertRow();
     cell(row, u.symbol);
+    cell(row, u.layout);
     cell(row, String(u.epoch));
-    cell(row, pct(u.cr));
-    cell(row, pct(u.lt));
+    const shown = u.layout === "lending" ? ["cr", "lt"] : ["spot_down", "iv_up"];
+    cell(row, shown.map((name) => name + " " + pct(u.values[name])).join(" · "), "values");
     cell(row, u.verification, "fresh");
     cell(row, u.gas_used.toLocaleString("en-US"));
     cell(row, String(u.block));

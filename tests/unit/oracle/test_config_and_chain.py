@@ -29,12 +29,14 @@ def test_custom_errors_are_decoded_by_name_and_arguments():
 
 def test_settings_round_trip_through_the_environment(monkeypatch, tmp_path):
     original = Settings(database_url="postgresql+psycopg://db/x", broker_url="redis://r:6379/1", embedded_worker=False,
-                        markets=["eth"], batch_sizes=[2, 1], publisher_keys=["0x" + "11" * 32], signer_key="0x" + "22" * 32,
-                        deployment_path=tmp_path / "d.json")
+                        markets=["eth"], models={"har-policy@2.0.0": [2, 1]}, publisher_keys=["0x" + "11" * 32],
+                        publisher_urls=["http://127.0.0.1:9100"], signer_key="0x" + "22" * 32,
+                        deployment_path=tmp_path / "d.json", replay_from="2022-11-01", replay_speed=3600)
     for name, value in original.to_env().items():
         monkeypatch.setenv(name, value)
     assert Settings() == original
-    assert original.markets == ["ETH"] and original.batch_sizes == [1, 2]
+    assert original.markets == ["ETH"] and original.models == {"har-policy@2.0.0": [1, 2]}
+    assert original.replay_from.isoformat() == "2022-11-01"
     assert "22" * 32 not in repr(original) and "11" * 32 not in repr(original)
 
 
@@ -45,3 +47,32 @@ def test_the_signer_comes_from_an_encrypted_keystore(tmp_path):
     settings = Settings(keystore_path=path, keystore_password="correct horse", embedded_worker=False,
                         start_anvil=False)
     assert signer(settings).address == account.address
+
+
+def test_models_are_validated():
+    import pytest
+    from pydantic import ValidationError
+
+    for models, message in (({"har-policy": [1]}, "model_id@version"), ({"har-policy@2.0.0": [2]}, "include 1"),
+                            ({}, "at least one")):
+        with pytest.raises(ValidationError, match=message):
+            Settings(models=models)
+    default = Settings()
+    assert default.models == {"har-policy@2.0.0": [1, 2], "har-margin@1.0.0": [1]}
+
+
+def test_a_report_request_round_trips_and_rejects_bad_orders():
+    import pytest
+
+    from oracle.publisher import ReportRequest
+
+    request = ReportRequest("har-policy@2.0.0", 13, (("BTC", 20100), ("ETH", 20100)))
+    params = request.to_params()
+    assert params == {"model": "har-policy@2.0.0", "input_scale": "13", "markets": "BTC,ETH", "epoch": "20100"}
+    assert ReportRequest.from_params(**{**params, "input_scale": 13, "epoch": 20100}) == request
+    mixed = ReportRequest("har-policy@2.0.0", 13, (("BTC", 20100), ("ETH", 20101)))
+    assert ReportRequest.from_params("har-policy@2.0.0", 13, "BTC,ETH", epochs="20100,20101") == mixed
+    with pytest.raises(ValueError, match="increasing"):
+        ReportRequest("har-policy@2.0.0", 13, (("ETH", 20100), ("BTC", 20100)))
+    with pytest.raises(ValueError, match="either epoch"):
+        ReportRequest.from_params("har-policy@2.0.0", 13, "BTC")
