@@ -95,3 +95,42 @@ def test_a_policy_state_of_the_wrong_shape_or_none_is_a_witness_error(circuit_k1
         prove(circuit_k1, btc_vector[None, :])
     with pytest.raises(WitnessError, match="shape"):
         prove(circuit_k1, btc_vector[None, :], np.zeros((1, len(LENDING.state) + 1)))
+
+
+#: a return (percent) whose float64 and float32 values quantise to neighbouring field elements at scale 13
+BOUNDARY_RETURN = -27.284240646662028
+
+
+def test_the_proof_hashes_inputs_as_float32_and_input_commitment_agrees(circuit_k1, btc_vector) -> None:
+    """EZKL reads inputs as float32: the commitment anyone recomputes must round the same way (an
+    auditor hashing float64 gets a different felt on boundary values like this one)."""
+    import ezkl
+
+    vector = btc_vector.copy()
+    vector[list(circuit_k1.version.card["input_layout"]).index("ret_t-3")] = BOUNDARY_RETURN
+    assert ezkl.float_to_felt(BOUNDARY_RETURN, circuit_k1.input_scale) != ezkl.float_to_felt(
+        float(np.float32(BOUNDARY_RETURN)), circuit_k1.input_scale)
+    proof = prove(circuit_k1, vector[None, :], np.array([LENDING.initial_state]))
+    assert proof.input_hashes[0] == input_commitment(vector, circuit_k1.input_scale)
+
+
+def test_an_output_further_from_the_float_model_than_the_tolerance_is_a_fidelity_error(circuit_k1, btc_vector) -> None:
+    """A circuit that does not compute the float model (here: the float model moved by twice the
+    tolerance) never gets a proof."""
+    from dataclasses import replace
+
+    import torch
+
+    from prover.errors import FidelityError
+
+    class Shifted(torch.nn.Module):
+        def __init__(self, inner: torch.nn.Module, shift: float) -> None:
+            super().__init__()
+            self.inner, self.shift = inner, shift
+
+        def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+            return self.inner(*inputs) + self.shift
+
+    version = replace(circuit_k1.version, model=Shifted(circuit_k1.version.model, 2 * circuit_k1.tolerance_bps / 1e4))
+    with pytest.raises(FidelityError):
+        prove(replace(circuit_k1, version=version), btc_vector[None, :], np.array([LENDING.initial_state]))
