@@ -224,17 +224,21 @@ def test_the_same_request_twice_concurrently_gives_one_update(embedded, epochs):
 
 
 def test_anvil_stopped_mid_job_is_retried_to_confirmation(embedded, chain, epochs):
-    """The node dies once the reports are signed: proving (which reads the stored policy state) and
-    submitting meet a dead RPC and retry with backoff; after the node is back the same job confirms."""
+    """The node dies once the reports are signed: proving (which reads the stored policy state) or
+    submitting meets a dead RPC and retries with backoff; after the node is back the same job confirms."""
     client, settings = embedded
     body = {"markets": BOTH, "epoch": epochs[2], "models": [LENDING_KEY]}
     ids = [j["id"] for j in client.post("/updates", json=body).json()["jobs"]]
     wait_for(lambda: job_states(settings.database_url, ids)[0] is JobState.SIGNED, 120, "signatures", 0.05)
     chain["process"].send_signal(signal.SIGTERM)  # anvil writes its state on the way out
     chain["process"].wait(10)
-    time.sleep(5)  # at least one attempt fails against the dead node
-    assert job_states(settings.database_url, ids) == [JobState.SIGNED] * 2
-    chain["process"] = start_anvil(chain["rpc"], chain["state"])
+    try:
+        time.sleep(5)  # at least one attempt fails against the dead node
+        # proving may have read the state just before the node died; either way the job waits, not fails
+        states = job_states(settings.database_url, ids)
+        assert set(states) <= {JobState.SIGNED, JobState.PROVED} and len(set(states)) == 1, states
+    finally:
+        chain["process"] = start_anvil(chain["rpc"], chain["state"])
     wait_for(lambda: all(s.terminal for s in job_states(settings.database_url, ids)), 300, "the jobs to finish")
     for job_id in ids:
         job = client.get(f"/updates/{job_id}").json()
