@@ -68,6 +68,7 @@ from models.explain import explain
 from models.spec import MARKETS, GuardClass, Kind, Layout, Output, felt_to_wad, signed_felt
 from models.versions import MarketData, ModelVersion
 from oracle.errors import OracleError
+from oracle.feed import BUNDLED_SOURCE
 from oracle.reports import Domain, Report, Signature, data_hash
 from prover.circuit import Circuit
 from prover.errors import MissingArtifactError
@@ -76,8 +77,6 @@ from prover.proving import ProofResult
 
 FORMAT = "zkrisk-bundle/2"
 KINDS = ("update", "proposal")
-#: Source record of data replayed from the repository's bundled history (provenance in each SOURCE.md).
-BUNDLED_SOURCE = {"kind": "bundled-replay", "dataset": "models/data"}
 #: How far features recomputed from the same bars may differ (relative, absolute): the log goes through
 #: the C library's scalar `log` (models.features.deterministic_log), within 1 ulp across libraries; the
 #: input scale (2^-13) is nine orders of magnitude coarser. The hash is the exact check.
