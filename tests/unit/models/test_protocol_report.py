@@ -81,28 +81,29 @@ def test_forecast_cache_round_trips_exactly(tmp_path):
 
 
 def test_backtest_protocol_command_writes_json_markdown_and_charts(tmp_path):
-    # one walk-forward fold (2024-08 on) and the simulation: 12-18 s measured on the 2-core machine
+    # one walk-forward fold (2024-08 on) of two versions and the simulation
     app = Typer()
     app.command()(cli.backtest)
     app.command()(cli.train)
     out = tmp_path / "protocol.json"
     args = ["backtest", "--protocol", "--markets", "BTC,ETH", "--json", str(out), "--start", "2024-08-01",
             "--markdown", str(tmp_path / "protocol.md"), "--png", str(tmp_path / "png"),
-            "--cache-dir", str(tmp_path / "cache"), "--shipped", "raw-mapping"]
+            "--cache-dir", str(tmp_path / "cache")]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
     for market in ("BTC", "ETH"):
         entry = report["markets"][market]
-        assert entry["shipped_policy"] == "raw-mapping"
+        assert entry["shipped_policy"] == "har-policy@2.0.0"
         assert list(entry["windows"]) == ["all", "2024-08", "2025-02"]
         for window in entry["windows"].values():
             policies = window["policies"]
-            assert set(policies) == {"static-aave", "raw-mapping", "ewma-mapping", "garch-mapping"}
+            assert set(policies) == {"har-policy@2.0.0", "static-aave", "raw-mapping", "ewma-mapping", "garch-mapping"}
             for metrics in policies.values():
                 assert set(METRIC_KEYS) <= set(metrics)
             assert policies["static-aave"]["rejected_updates"] == policies["static-aave"]["frozen_days"] == 0
         assert entry["windows"]["all"]["policies"]["static-aave"]["positions"] > 0
-    assert len(list((tmp_path / "cache").glob("walk-forward-*.npz"))) == 1
+    # the shipped version's forecasts and round 1's (the raw mapping's), one cache file each
+    assert len(list((tmp_path / "cache").glob("walk-forward-*.npz"))) == 2
     assert (tmp_path / "png" / "protocol_BTC.png").read_bytes()[:4] == b"\x89PNG"
-    assert "| **raw-mapping** (shipped) |" in (tmp_path / "protocol.md").read_text()
+    assert "| **har-policy@2.0.0** (shipped) |" in (tmp_path / "protocol.md").read_text()
