@@ -87,18 +87,22 @@ def test_packRecord_round_trips_every_documented_width(harness, model, epoch, ob
 
 
 @CHAIN_SETTINGS
-@given(market=st.sampled_from(sorted(MARKETS)), es99=st.floats(0.0, 1.5),
-       prev_ltv=st.floats(0.30, 0.85), prev_lt=st.floats(0.40, 0.88))
-@example(market="BTC", es99=1.5, prev_ltv=0.85, prev_lt=0.88)  # the sharpest cut from the top
-@example(market="ETH", es99=0.0, prev_ltv=0.30, prev_lt=0.40)  # the largest loosening from the bottom
-def test_policy_steps_always_pass_the_cards_guards(harness, market, es99, prev_ltv, prev_lt):
-    """Issue 10's defence-in-depth rule: from any stored state within the bounds, the proved policy's
+@given(market=st.sampled_from(sorted(MARKETS)), es99=st.floats(0.0, 1.5), lt_at=st.floats(0.0, 1.0),
+       ltv_at=st.floats(0.0, 1.0))
+@example(market="BTC", es99=1.5, lt_at=1.0, ltv_at=1.0)  # the sharpest cut from the top
+@example(market="ETH", es99=0.0, lt_at=0.0, ltv_at=0.0)  # the largest loosening from the bottom
+def test_policy_steps_always_pass_the_cards_guards(harness, market, es99, lt_at, ltv_at):
+    """Issue 10's defence-in-depth rule: from any stored state the policy can reach (within the market's
+    bounds, LT at least the buffer above max LTV; `*_at` place it in that range), the proved policy's
     step (computed from the state rounded to the circuit's input scale, as the proof passes it) passes
     every guard of its market; the guard never freezes a market that follows the policy."""
+    policy = POLICIES[market]
+    prev_lt = policy.lt_min + lt_at * (policy.lt_max - policy.lt_min)
+    prev_ltv = policy.ltv_min + ltv_at * (min(policy.ltv_max, prev_lt - policy.buffer) - policy.ltv_min)
     stored = {"max_ltv": fixed(prev_ltv), "lt": fixed(prev_lt)}
     rounded = {name: round(v / 2 ** (LENDING.scale - TEST_INPUT_SCALE)) / 2**TEST_INPUT_SCALE
                for name, v in stored.items()}
-    max_ltv, lt = POLICIES[market].step(es99, rounded["max_ltv"], rounded["lt"])
+    max_ltv, lt = policy.step(es99, rounded["max_ltv"], rounded["lt"])
     guards = LENDING_GUARDS[MARKETS[market]]
     for name, value in (("max_ltv", max_ltv), ("lt", lt)):
         guard = guards[LENDING.index[name]]
