@@ -13,6 +13,7 @@ from chain_helpers import (BTC, DAY, ETH, LENDING_GUARDS, POLICIES, START_EPOCH,
                            TEST_MODEL, TEST_OPTIONS_MODEL, TIMING, UNLIMITED, UNLISTED, apply_governance, at_epoch,
                            fixed, guard_of, lending, market_updates, policy_step, report, sign, signature_tuples, submit,
                            test_update, verifier_instances)
+from models.policy import STATE_ROUNDING
 from models.spec import FIELD_MODULUS, LAYOUTS, LENDING, OPTIONS, felt_to_wad
 from oracle.chain.deploy import stored_state, wad_to_fixed
 from oracle.chain.layouts import layout_tuple
@@ -406,9 +407,9 @@ def test_submitUpdate_step_at_guard_lands_one_unit_more_reverts_ParameterStepToo
 def test_submitUpdate_max_ltv_tightens_at_once_and_forecasts_move_freely(oracle, publishers, keeper, chain):
     assert guard_of(oracle, BTC, "max_ltv")[3] == UNLIMITED
     assert all(guard_of(oracle, BTC, n)[2:] == (UNLIMITED, UNLIMITED) for n in ("vol", "var99", "es99"))
-    first_update(oracle, publishers, keeper, vol=0.02, var99=0.05, es99=0.06, max_ltv=0.80, lt=0.85)
+    first_update(oracle, publishers, keeper, vol=0.02, var99=0.05, es99=0.06, max_ltv=0.78, lt=0.79)
     at_epoch(chain, EPOCH + 1)
-    crash = lending(vol=0.20, var99=0.45, es99=0.55, max_ltv=0.31, lt=0.845)
+    crash = lending(vol=0.20, var99=0.45, es99=0.55, max_ltv=0.31, lt=0.785)
     submit(oracle, keeper, signers(publishers), [report(BTC, EPOCH + 1)], [crash])
     assert stored(oracle) == dict(zip(LENDING.names, (fixed(v) for v in crash)))
 
@@ -438,14 +439,14 @@ def test_submitUpdate_one_market_failing_its_guard_rejects_the_whole_batch(oracl
 
 
 def test_submitUpdate_after_a_rejected_update_the_next_policy_step_lands(oracle, publishers, keeper, chain):
-    """A wrong model's 3-point LT cut is rejected and leaves the stored state as it was; the market is not
+    """A wrong model's 4-point LT cut (beyond BTC's 3.55-point step) is rejected and leaves the stored state as it was; the market is not
     frozen: the proved policy steps from the stored state, so its update lands on every day of a crash
     (LT down one step a day, max LTV cut at once and kept the buffer below LT)."""
     policy = POLICIES["BTC"]
     submit(oracle, keeper, signers(publishers), [report(BTC, EPOCH)], [policy_step(oracle, BTC, es99=0.10)])
     before = stored(oracle)
     at_epoch(chain, EPOCH + 1)
-    wrong = lending(max_ltv=units(before["max_ltv"]), lt=units(before["lt"]) - 0.03)
+    wrong = lending(max_ltv=units(before["max_ltv"]), lt=units(before["lt"]) - 0.04)
     with ape.reverts(oracle.ParameterStepTooLarge, marketId=BTC, parameterId=LT_ID):
         submit(oracle, keeper, signers(publishers), [report(BTC, EPOCH + 1)], [wrong])
     assert stored(oracle) == before
@@ -453,13 +454,15 @@ def test_submitUpdate_after_a_rejected_update_the_next_policy_step_lands(oracle,
     lts = [units(before["lt"])]
     for epoch in range(EPOCH + 1, EPOCH + 8):
         at_epoch(chain, epoch)
-        step = policy_step(oracle, BTC, es99=0.30)
+        step = policy_step(oracle, BTC, es99=1.0)  # a target below the LT floor: a full step each day
         submit(oracle, keeper, signers(publishers), [report(BTC, epoch)], [step])
         now = stored(oracle)
         lts.append(units(now["lt"]))
         assert now["max_ltv"] == fixed(step[LENDING.index["max_ltv"]])
         assert units(now["lt"]) - units(now["max_ltv"]) >= policy.buffer - 2 / 2**SCALE
-    assert all(abs((a - b) - policy.lt_down) < 2 / 2**SCALE for a, b in zip(lts, lts[1:]))
+    # a step of lt_down less STATE_ROUNDING from the state as the input scale rounds it: never more than the card's
+    assert all(policy.lt_down - 2 * STATE_ROUNDING - 2 / 2**SCALE <= a - b <= policy.lt_down + 2 / 2**SCALE
+               for a, b in zip(lts, lts[1:]))
 
 
 # ---------------------------------------------------------------- storage and reads

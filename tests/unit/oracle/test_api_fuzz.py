@@ -37,4 +37,7 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 @hypothesis_settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 def test_no_server_errors(case, fuzzed):
     response = case.call(headers={"X-API-Key": fuzzed[1]})
-    assert response.status_code < 500, f"{case.method} {case.formatted_path}: {response.status_code} {response.text}"
+    # the chain is deliberately unreachable here: an operation may answer the 503 it documents for that
+    documented = response.status_code == 503 and "503" in case.operation.definition.raw.get("responses", {})
+    assert response.status_code < 500 or documented, \
+        f"{case.method} {case.formatted_path}: {response.status_code} {response.text}"
