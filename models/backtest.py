@@ -243,11 +243,16 @@ class Backtest:
 
     def write(self, json_path: Path | None = None, markdown_path: Path | None = None,
               png_path: Path | None = None) -> None:
-        if json_path:
-            json_path.parent.mkdir(parents=True, exist_ok=True)
-            json_path.write_text(json.dumps(self.to_json(), indent=1) + "\n")
-        if markdown_path:
-            markdown_path.parent.mkdir(parents=True, exist_ok=True)
-            markdown_path.write_text(self.markdown() + "\n")
+        write_report(self, json_path, markdown_path)
         if png_path:
             self.plot(png_path)
+
+
+def write_report(report: Any, json_path: Path | None = None, markdown_path: Path | None = None) -> None:
+    """Write any backtest report (an object with `to_json()` and `markdown()`) where asked."""
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(report.to_json(), indent=1) + "\n")
+    if markdown_path:
+        markdown_path.parent.mkdir(parents=True, exist_ok=True)
+        markdown_path.write_text(report.markdown() + "\n")

@@ -26,7 +26,6 @@ intensity with real Aave V3 liquidation counts (models/data/defi_liquidations/, 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -36,6 +35,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from models.backtest import write_report
 from models.data import DATA_DIR, hourly_segments, market_days
 from models.typing import Float64Array
 
@@ -221,12 +221,7 @@ class LiquidationBacktest:
         return "\n".join(lines)
 
     def write(self, json_path: Path | None = None, markdown_path: Path | None = None) -> None:
-        if json_path:
-            json_path.parent.mkdir(parents=True, exist_ok=True)
-            json_path.write_text(json.dumps(self.to_json(), indent=1) + "\n")
-        if markdown_path:
-            markdown_path.parent.mkdir(parents=True, exist_ok=True)
-            markdown_path.write_text(self.markdown() + "\n")
+        write_report(self, json_path, markdown_path)
 
 
 #: Candidate vol scales of the calibration.

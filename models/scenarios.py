@@ -16,7 +16,6 @@ EWMA-scaled baseline (RiskMetrics σ × the normal quantile, and DVOL shocks sca
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,8 @@ import torch
 from scipy import stats
 from statsmodels.regression.quantile_regression import QuantReg
 
-from models.backtest import christoffersen_independence, diebold_mariano, kupiec_pof, qlike, qlike_losses, walk_forward_folds
+from models.backtest import (christoffersen_independence, diebold_mariano, kupiec_pof, qlike, qlike_losses,
+                             walk_forward_folds, write_report)
 from models.data import DATA_DIR, DVOL_FILES, HOURLY_FILES, market_days
 from models.features import FEATURE_SETS
 from models.nets import PERCENT, OptionsModel
@@ -289,12 +289,3 @@ def train_options(config: ScenarioConfig = ScenarioConfig(), model_id: str = "ha
         "walk_forward": backtest.to_json(),
     }
     return save_version(model, model_id, version, card), backtest
-
-
-def write_report(backtest: ScenarioBacktest, json_path: Path | None = None, markdown_path: Path | None = None) -> None:
-    if json_path:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(backtest.to_json(), indent=1) + "\n")
-    if markdown_path:
-        markdown_path.parent.mkdir(parents=True, exist_ok=True)
-        markdown_path.write_text(backtest.markdown() + "\n")

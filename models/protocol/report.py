@@ -19,6 +19,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from models.backtest import write_report
 from models.data import hourly_segments
 from models.mapping import MappingConfig
 from models.protocol.chain import MarketRules, Replay, replay
@@ -208,12 +209,7 @@ class ProtocolBacktest:
 
     def write(self, json_path: Path | None = None, markdown_path: Path | None = None,
               png_dir: Path | None = None) -> None:
-        if json_path:
-            json_path.parent.mkdir(parents=True, exist_ok=True)
-            json_path.write_text(json.dumps(self.to_json(), indent=1) + "\n")
-        if markdown_path:
-            markdown_path.parent.mkdir(parents=True, exist_ok=True)
-            markdown_path.write_text(self.markdown() + "\n")
+        write_report(self, json_path, markdown_path)
         if png_dir:
             self.plot(png_dir)
 
