@@ -518,3 +518,29 @@ def test_a_revoked_publisher_no_longer_counts(chain, tmp_path, epochs):
     job = failure(pipeline, batch_id)
     assert job.error_kind == "report-rejected"
     assert f"{REVOKED.address} is not an active publisher" in job.error_message
+
+
+def test_a_record_changed_on_chain_between_submit_and_confirm_fails_the_batch(chain, tmp_path, epochs):
+    """The receipt alone does not confirm a batch: another service instance (its own database, so its
+    sequencing does not see this one) lands the next epoch of the market after this batch's transaction
+    mined and before its confirm stage. The chain then stores other values than the proved ones, and
+    the batch fails with the difference instead of reporting values nobody reads as confirmed."""
+    ours = sign_pipeline(chain, tmp_path, [honest(0), honest(1)], "ours")
+    batch_id = fetched(ours, epochs[6])
+    for stage, following in (("sign", "prove"), ("prove", "submit"), ("submit", "confirm")):
+        assert ours.run(stage, batch_id) == [(following, batch_id)], failure(ours, batch_id).error_message
+
+    theirs = sign_pipeline(chain, tmp_path, [honest(0), honest(1)], "theirs")
+    (later,) = theirs.request(["BTC"], epochs[7], models=[LENDING_KEY]).batch_ids
+    theirs.run_to_end([later])
+    landed = failure(theirs, later)
+    assert landed.state is JobState.CONFIRMED, landed.error_message
+
+    assert ours.run("confirm", batch_id) == []
+    job = failure(ours, batch_id)
+    assert (job.state, job.error_kind) == (JobState.FAILED, "permanent")
+    assert job.values_wad != landed.values_wad  # the stored record really differs from our proof
+    assert f"market {MARKETS['BTC']}: on-chain {LENDING.name} parameters" in job.error_message
+    assert f"differ from the proved epoch {epochs[6]}" in job.error_message
+    with session_scope(ours.database_url) as session:
+        assert session.get(Batch, batch_id).state is JobState.FAILED
