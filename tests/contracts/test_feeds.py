@@ -8,6 +8,7 @@ import pytest
 
 from chain_helpers import BTC, ETH, START_EPOCH, TEST_OPTIONS_MODEL, at_epoch, fixed, lending, report, submit
 from models.spec import LENDING, OPTIONS, felt_to_wad
+from oracle.chain.deploy import Timing
 
 pytestmark = [pytest.mark.chain, pytest.mark.usefixtures("start_clock")]
 
@@ -47,6 +48,21 @@ def test_latestRoundData_updatedAt_is_the_observation_time(feeds, oracle, publis
         assert feed.ORACLE() == oracle.address and feed.description() == f"{BTC} {name}"
     with ape.reverts(feeds[(ETH, "ref_iv")].NoDataPresent):  # other markets and layouts stay empty
         feeds[(ETH, "ref_iv")].latestRoundData()
+
+
+def test_latestRoundData_first_update_at_epoch_0_is_round_0(feeds, oracle, owner, publishers, keeper, chain):
+    """Round 0 is a real round: epoch 0 lands only under a report age reaching back to 1970 (no bound on
+    it stops governance), and the feed serves it instead of reporting no data."""
+    forever = chain.blocks.head.timestamp
+    oracle.setTiming(Timing(forever, forever, forever).as_tuple(), sender=owner)
+    observed = 60  # 00:01 on 1970-01-01: a nonzero observation time is what marks a record as stored
+    submit(oracle, keeper, publishers[:2], [report(BTC, 0, observed_at=observed)], [VALUES])
+    feed = feeds[(BTC, "lt")]
+    expected = felt_to_wad(fixed(VALUES[LENDING.index["lt"]]), LENDING.scale)
+    assert tuple(feed.latestRoundData()) == (0, expected, observed, observed, 0)
+    assert tuple(feed.getRoundData(0)) == (0, expected, observed, observed, 0)
+    with ape.reverts(oracle.EpochNotIncreasing, marketId=BTC, epoch=0, lastEpoch=0):
+        submit(oracle, keeper, publishers[:2], [report(BTC, 0, observed_at=observed)], [VALUES])
 
 
 def test_latestRoundData_reads_an_options_parameter(feeds, oracle, publishers, keeper):
