@@ -5,7 +5,8 @@ import {IHalo2Verifier} from "../interfaces/IHalo2Verifier.sol";
 
 /// @notice Test-only plain verifier with a settable answer, so the oracle's own checks (reports, signatures,
 ///         state, guards, storage) can be exercised over random sequences of values that no real proof
-///         covers, and its handling of a verifier that says no, returns nothing or reverts is tested.
+///         covers, and its handling of a verifier that says no, returns nothing or reverts is tested. It also
+///         registers a VKA as a verifier other than EZKL's reusable one would, with another digest.
 contract TestVerifier is IHalo2Verifier {
     enum Mode {
         ACCEPT,
@@ -29,5 +30,10 @@ contract TestVerifier is IHalo2Verifier {
             }
         }
         return current == Mode.ACCEPT;
+    }
+
+    /// @notice The ABI encoding's hash, not keccak256 of the packed words that EZKL's verifier returns.
+    function registerVka(bytes32[] calldata vka) external pure returns (bytes32) {
+        return keccak256(abi.encode(vka));
     }
 }

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import ape
 import pytest
+from eth_abi import encode
+from eth_utils import keccak
 
 from chain_helpers import (BTC, DAY, ETH, LENDING_GUARDS, POLICIES, START_EPOCH, TEST_BATCH_MODEL, TEST_INPUT_SCALE,
                            TEST_MODEL, TEST_OPTIONS_MODEL, TIMING, UNLIMITED, UNLISTED, apply_governance, at_epoch,
@@ -29,6 +31,8 @@ STATE_TOLERANCE = 1 << (SCALE - TEST_INPUT_SCALE - 1)
 STATE_ROW = 2 + len(LENDING.outputs)
 #: Verifier modes of contracts/test/TestVerifier.sol.
 ACCEPT, REJECT, SHORT_RETURN, REVERT = range(4)
+#: A model id no fixture registers.
+UNREGISTERED_MODEL = 999
 
 
 def units(value: int) -> float:
@@ -308,6 +312,14 @@ def test_submitUpdate_verifier_says_no_reverts_InvalidProof(oracle, test_verifie
         oracle.submitUpdate(update, sender=keeper)
     with ape.reverts(oracle.InvalidProof, modelId=TEST_MODEL):
         oracle.verifyUpdate(update)
+
+
+def test_registerModel_verifier_registering_another_digest_reverts_VkaDigestMismatch(oracle, test_verifier, owner):
+    vka = [bytes([i]) * 32 for i in (1, 2)]
+    expected, actual = keccak(b"".join(vka)), keccak(encode(["bytes32[]"], [vka]))
+    with ape.reverts(oracle.VkaDigestMismatch, expected=expected, actual=actual):
+        oracle.registerModel(UNREGISTERED_MODEL, test_verifier.address, vka, LENDING.layout_id, TEST_INPUT_SCALE, 1,
+                             [BTC], sender=owner)
 
 
 def test_verifyUpdate_returns_the_decoded_updates_without_storing(oracle, publishers):
