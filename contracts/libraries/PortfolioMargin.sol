@@ -20,9 +20,12 @@ import {BlackScholes} from "./BlackScholes.sol";
 ///             IM down = ref * max(1 - ivDown * m, VOL_DOWN_FLOOR)
 ///             MM up   = ref * (1 + MM * ivUp * m),  MM down = ref * max(1 - MM * ivDown * m, VOL_DOWN_FLOOR)
 ///
-///         Scenarios. The maintenance grid is the IM grid with every shock scaled by MM: spot points
-///         f in (-MM, -MM/2, 0, MM/2, MM) (5) x vol (ref, MM up, MM down) = 15. The initial grid is the
-///         full spot axis (7) x (ref, IM up, IM down) = 21, and also covers the 15 MM scenarios, so
+///         Scenarios. The maintenance grid keeps the full proved spot shock at the reference vol and scales
+///         the joint spot-and-vol scenarios by MM: all 7 spot points x ref vol, plus the 5 inner points
+///         f in (-MM, -MM/2, 0, MM/2, MM) x (MM up, MM down) = 17. The proved spot quantiles are already
+///         the day's tail: scaling them let a near-linear book (a covered call) breach MM on 4% of ETH days;
+///         a full spot move together with a full vol shock is what IM is for. The initial grid is the full
+///         spot axis (7) x (ref, IM up, IM down) = 21 and also covers the MM scenarios (31 in all), so
 ///         IM >= MM holds by construction, scenario by scenario.
 ///
 ///         Margin. loss(s) = sum over legs of size * (mark - value in s), mark = Black-Scholes at spot and
@@ -48,13 +51,14 @@ library PortfolioMargin {
     uint256 internal constant VOL_MM_DOWN = 4;
     uint256 internal constant SPOT_CENTRE = 3;
     /// @notice Scenario sets as bit masks over s: IM = levels ref/IM up/IM down x all 7 points plus every MM
-    ///         scenario; MM = levels ref/MM up/MM down x the 5 inner points (1..5).
+    ///         scenario; MM = level ref x all 7 points plus levels MM up/MM down x the 5 inner points (1..5).
     uint256 internal constant IM_GRID = 0x3e7dfffff;
-    uint256 internal constant MM_GRID = 0x3e7c0003e;
+    uint256 internal constant MM_GRID = 0x3e7c0007f;
     /// @dev Scenario (ref, no move) is the mark itself: never evaluated, its loss is 0.
     uint256 private constant MARK_SCENARIO = 1 << SPOT_CENTRE;
 
-    /// @notice Maintenance margin scales every shock (spot moves, vol shocks, the short contingency) by this.
+    /// @notice Maintenance margin scales the joint spot-and-vol scenarios and the short contingency by this; its
+    ///         spot-only scenarios keep the full proved spot shock.
     uint256 internal constant MM_FACTOR = 0.7e18;
     /// @notice IM per short contract of an unsettled leg, as a fraction of spot.
     uint256 internal constant SHORT_CONTINGENCY = 0.01e18;

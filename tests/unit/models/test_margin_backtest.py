@@ -28,7 +28,7 @@ from models.margin_backtest import (
     grid_margin,
     run_market,
 )
-from models.options import MM_FACTOR, SHORT_CONTINGENCY, ScenarioGrid, bs_call, bs_delta, bs_put
+from models.options import SHORT_CONTINGENCY, ScenarioGrid, bs_call, bs_delta, bs_put
 from models.spec import MARKETS
 
 DAY = 86_400
@@ -81,10 +81,10 @@ def test_derive_pmrm_underlying_loses_twenty_percent() -> None:
     assert derive_pmrm_margin(book(Leg("underlying", 0.0, -1.0)), 100.0, 0.5, NOW).initial == pytest.approx(20.0)
 
 
-def test_static_grid_on_the_underlying_is_the_spot_shock() -> None:
+def test_static_grid_on_the_underlying_is_the_spot_shock_at_im_and_mm() -> None:
     margin = grid_margin(book(Leg("underlying", 0.0, 1.0)), 100.0, ScenarioGrid.static_grid(0.5), NOW, MARKETS["BTC"])
     assert margin.initial == pytest.approx(16.0)
-    assert margin.maintenance == pytest.approx(MM_FACTOR * 16.0)
+    assert margin.maintenance == pytest.approx(16.0)
 
 
 def test_static_grid_short_put_is_its_worst_scenario_plus_contingency() -> None:

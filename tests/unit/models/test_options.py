@@ -54,7 +54,7 @@ def test_vol_multiplier_continuous_at_tenor_and_floored():
 
 
 def test_grid_scenarios_initial_covers_maintenance():
-    assert IM_SCENARIOS.sum() == 31 and MM_SCENARIOS.sum() == 15
+    assert IM_SCENARIOS.sum() == 31 and MM_SCENARIOS.sum() == 17
     assert not (MM_SCENARIOS & ~IM_SCENARIOS).any()
     np.testing.assert_allclose(GRID.spot_moves(), [-0.08, -0.056, -0.028, 0, 0.0315, 0.063, 0.09])
 
