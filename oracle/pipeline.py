@@ -426,11 +426,14 @@ class Pipeline:
             batch = session.get(Batch, batch_id)
             jobs = _live(batch)
             reports = [_report_of(j) for j in jobs]
+            feed = self.feeds[batch.model_version]
+            closes = {j.market_id: feed.close_before(j.market, j.epoch) for j in jobs}
             call = proved_update(batch.chain_model_id, reports, [Signature.from_dict(s) for s in batch.signatures],
                                  bytes.fromhex(batch.proof_hex.removeprefix("0x")), [int(i) for i in batch.instances])
             signed = SignedTx(batch.signed_tx, batch.tx_hash, batch.nonce) if batch.signed_tx else None
         if signed is None:
             self.chain.align_dev_clock(max(r.observed_at for r in reports))
+            self.chain.set_dev_prices(closes)
             signed = self.chain.sign_update(call)  # dry-runs first: a revert is decoded and permanent
             with session_scope(self.database_url) as session:
                 batch = session.get(Batch, batch_id)

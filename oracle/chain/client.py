@@ -281,6 +281,25 @@ class ChainGateway:
         self._rpc(lambda: self.w3.provider.make_request("evm_mine", []))
         log.info("development clock moved", extra={"from_timestamp": head, "to_timestamp": target})
 
+    def set_dev_prices(self, closes: dict[int, float]) -> None:
+        """On a development chain with settable price feeds (`dev_price_feeds`, `oracle.chain.local`), set
+        each market's feed to `closes[market id]` at the chain's current clock, so the margin engine
+        reads the price the update was proved on. A no-op elsewhere."""
+        feeds = self.manifest.get("dev_price_feeds") if self.manifest.get("dev_chain") else None
+        if not feeds:
+            return
+        if self.signer is None:
+            raise ConfigurationError("no signer for the development price feeds: set ZKRISK_SIGNER_KEY")
+        abi = self.manifest["abis"]["TestPriceFeed"]
+        for market, close in closes.items():
+            feed = self.w3.eth.contract(address=feeds[str(market)], abi=abi)
+            answer = round(close * 10 ** self._rpc(lambda: feed.functions.decimals().call()))
+            signed = self._sign(self.signer, feed.functions.setAnswer(answer))
+            self.broadcast(signed.raw, signed.hash)
+            receipt = self.wait_for(signed.hash, signed.raw)
+            if receipt.reverted is not None:
+                raise receipt.reverted
+
     def sign_update(self, update: tuple) -> SignedTx:
         """Sign `submitUpdate(update)` (an `IRiskOracle.ProvedUpdate` tuple, `oracle.chain.deploy.proved_update`)
         after a dry run: a revert is raised and decoded here, before anything is sent."""

@@ -7,6 +7,12 @@ version key, and `dev_chain` (the service may move this chain's clock to replay 
 configured model version is registered once per batch size on the reusable verifier with its VKA
 (model ids: 10 · i + K for the i-th configured version), with its model card's guards per market.
 
+The deployment also carries an OptionsMarginEngine (what `POST /margin` reads) on RiskOracle, with an
+18-decimal test stablecoin and a settable price feed per market: a local chain has no real price
+oracle, so the service sets each feed to the close the update was proved on when it submits it
+(`ChainGateway.set_dev_prices`), at the clock it moved the chain to. Until the first update the feeds
+answer a placeholder price of 1.
+
 anvil runs with `--state`, so its chain survives a restart (the fault tests restart it mid-submit).
 """
 
@@ -22,6 +28,7 @@ from urllib.parse import urlparse
 
 import requests
 
+from models.spec import MARKETS, WAD
 from oracle.chain.deploy import LOCAL_GOVERNANCE, Timing, card_guards, deploy_system, model_config_for_circuit, project
 from oracle.errors import ConfigurationError
 from oracle.lifecycle import stop_process
@@ -31,7 +38,11 @@ from prover.toolchain import anvil_executable, rpc_alive
 
 #: a day-old report is fine (the default), reads stale after three days of no update
 DEV_TIMING = Timing()
-ABI_CONTRACTS = ("RiskOracle", "RiskGovernor")
+ABI_CONTRACTS = ("RiskOracle", "RiskGovernor", "OptionsMarginEngine", "TestPriceFeed")
+DEV_PRICE_DECIMALS = 8
+#: the engine takes a price as long as the oracle's parameters stay fresh
+DEV_MAX_PRICE_AGE = DEV_TIMING.staleness_period
+DEV_LIQUIDATION_BONUS = WAD // 10
 
 
 def chain_model_id(index: int, k: int) -> int:
@@ -75,6 +86,17 @@ def deployed(manifest_path: Path, rpc_url: str) -> dict[str, Any] | None:
     return manifest if _code_at(rpc_url, manifest["contracts"]["RiskOracle"]) else None
 
 
+def deploy_dev_engine(p: Any, deployer: Any, oracle: Any) -> tuple[Any, dict[int, Any]]:
+    """An OptionsMarginEngine on `oracle` for every market, with a test stablecoin and settable price
+    feeds (see the module docstring); returns the engine and the feeds by market id."""
+    me = {"sender": deployer}
+    cash = p.TestToken.deploy("Dev USD", "dUSD", **me)
+    feeds = {market: p.TestPriceFeed.deploy(DEV_PRICE_DECIMALS, 1, **me) for market in MARKETS.values()}
+    engine = p.OptionsMarginEngine.deploy(cash.address, oracle.address, [(m, f.address) for m, f in feeds.items()],
+                                          DEV_MAX_PRICE_AGE, DEV_LIQUIDATION_BONUS, **me)
+    return engine, feeds
+
+
 def deploy_local(rpc_url: str, runtimes: Runtimes, manifest_path: Path) -> dict[str, Any]:
     """Deploy with anvil's development accounts (deployer 0, publishers 1-3 with quorum 2)."""
     from ape import accounts, networks
@@ -92,9 +114,13 @@ def deploy_local(rpc_url: str, runtimes: Runtimes, manifest_path: Path) -> dict[
         deployment = deploy_system(deployer, publishers, configs, quorum=DEV_QUORUM, guards=guards,
                                    timing=DEV_TIMING, governance=LOCAL_GOVERNANCE)
         p = project()
-        manifest = {**deployment.to_manifest(), "rpc_url": rpc_url, "dev_chain": True,
-                    "abis": {name: getattr(p, name).contract_type.model_dump(mode="json", by_alias=True)["abi"]
-                             for name in ABI_CONTRACTS}}
+        engine, price_feeds = deploy_dev_engine(p, deployer, deployment.oracle)
+        manifest = deployment.to_manifest()
+        manifest["contracts"]["OptionsMarginEngine"] = engine.address
+        manifest.update(rpc_url=rpc_url, dev_chain=True,
+                        dev_price_feeds={str(m): f.address for m, f in price_feeds.items()},
+                        abis={name: getattr(p, name).contract_type.model_dump(mode="json", by_alias=True)["abi"]
+                              for name in ABI_CONTRACTS})
     for model in manifest["models"]:
         model["model_key"] = keys[model["model_id"]]
     # the gateway and the bundle report the chain id the node reports (Ape may report its own default)

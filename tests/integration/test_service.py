@@ -25,6 +25,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select, text
 from web3 import Web3
 
+from models.options import Position, ScenarioGrid, market_margin
 from models.spec import LENDING, MARKETS, OPTIONS
 from oracle.api import create_app
 from oracle.auth import create_key
@@ -186,6 +187,47 @@ def test_request_to_confirmed_update_of_both_models_through_the_api(reader, chai
     assert f'zkrisk_signatures_total{{model="{LENDING_KEY}"}} 2.0' in metrics
     again = client.post("/updates", json={"markets": ["ETH", "BTC"], "epoch": epoch})
     assert again.status_code == 200 and {j["id"] for j in again.json()["jobs"]} == set(ids)
+
+
+#: The quote's spot comes through an 8-decimal feed and its shocks as WAD reads: a margin moves by at most
+#: about this fraction of gross notional against the reference on the unrounded close and proved values.
+MARGIN_TOLERANCE = 1e-9
+
+
+def test_margin_quote_reads_the_proved_shocks_and_the_proved_close(reader, chain, epochs, production_version):
+    """After the options update, `POST /margin` quotes from the deployed engine: its proved grid (not the
+    static one) at the close the update was proved on, and IM/MM equal models.options on those."""
+    client, ids = reader
+    manifest, w3 = chain["manifest"], Web3(Web3.HTTPProvider(chain["rpc"]))
+    engine = w3.eth.contract(address=manifest["contracts"]["OptionsMarginEngine"],
+                             abi=manifest["abis"]["OptionsMarginEngine"])
+    assert engine.functions.SOURCE().call() == manifest["contracts"]["RiskOracle"]
+    now = w3.eth.get_block("latest")["timestamp"]
+    legs = [{"market": "BTC", "type": "call", "strike": 1.0, "expiry": now + 7 * 86_400, "size": 1.0, "side": "short"},
+            {"market": "BTC", "type": "put", "strike": 1.0, "expiry": now + 7 * 86_400, "size": 1.0, "side": "short"},
+            {"market": "ETH", "type": "put", "strike": 1.0, "expiry": now + 30 * 86_400, "size": 2.0, "side": "long"}]
+    closes = {m: ReplayFeed(production_version).close_before(m, epochs[0]) for m in BOTH}
+    for leg in legs:  # at the money (calls) and 10% out of it (puts)
+        leg["strike"] = closes[leg["market"]] * (1.0 if leg["type"] == "call" else 0.9)
+    reply = client.post("/margin", json={"legs": legs})
+    assert reply.status_code == 200, reply.text
+    quote = reply.json()
+    proved = {j["market"]: j["values"] for j in (client.get(f"/updates/{i}").json() for i in ids)
+              if j["model_version"] == OPTIONS_KEY}
+    assert quote["static_grid"] is False and quote["at"] >= now
+    for market in quote["markets"]:
+        symbol = market["market"]
+        positions = [Position(MARKETS[symbol], leg["strike"], leg["expiry"], leg["type"] == "call",
+                              leg["size"] if leg["side"] == "long" else -leg["size"])
+                     for leg in legs if leg["market"] == symbol]
+        reference = market_margin(positions, closes[symbol], ScenarioGrid.from_shocks(proved[symbol]), quote["at"])
+        tolerance = MARGIN_TOLERANCE * sum(abs(p.size) for p in positions) * closes[symbol]
+        assert market["spot"] == pytest.approx(closes[symbol], rel=1e-12)
+        assert market["shocks"] == pytest.approx(proved[symbol], abs=1e-12)
+        assert market["initial_margin"] == pytest.approx(reference.initial, abs=tolerance)
+        assert market["maintenance_margin"] == pytest.approx(reference.maintenance, abs=tolerance)
+        assert market["mark_value"] == pytest.approx(reference.mark_value, abs=tolerance)
+        assert 0 < market["maintenance_margin"] <= market["initial_margin"]
 
 
 def test_the_bundle_of_a_confirmed_update_is_built_by_oracle_bundle(reader):
