@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 from models.spec import LAYOUTS, market_id as market_id_of
 from oracle.chain.client import ChainGateway, SignedTx
 from oracle.chain.deploy import proved_update
+from oracle.drift import score_confirmed
 from oracle.db import Batch, Job, JobEvent, JobState, PostedReport, session_scope, utcnow
 from oracle.errors import (
     DataRejectedError,
@@ -467,6 +468,8 @@ class Pipeline:
             batch.effective_gas_price, batch.confirmed_at = receipt.effective_gas_price, utcnow()
             self._advance(session, batch, JobState.CONFIRMED,
                           f"confirmed in block {receipt.block_number}, gas {receipt.gas_used}")
+        # this confirmation closes the horizon of the previous epoch's updates
+        score_confirmed(self.database_url, self.feeds, {epoch - 1 for epoch, _ in expected.values()})
         return []
 
     def run_to_end(self, batch_ids: Sequence[str]) -> None:
