@@ -12,6 +12,7 @@ from sqlalchemy import select
 from models.backtest import qlike_losses
 from models.features import daily_realised, epoch_start
 from oracle.api.app import create_app
+from oracle.dashboard.data import snapshot
 from oracle.db import DriftScore, Job, JobState, session_scope, utcnow
 from oracle.drift import drift_status, score_confirmed
 from oracle.feed import ReplayFeed
@@ -95,3 +96,7 @@ def test_rules_from_settings_fire_in_the_crash_window(scored, settings):
     exposition = render(url, strict.markets, strict.drift_rules()).decode()
     assert f'zkrisk_drift_rule{{market="BTC",model="{LENDING_KEY}",rule="kupiec_p"}} 1.0' in exposition
     assert f'zkrisk_drifting{{market="BTC",model="{LENDING_KEY}"}} 1.0' in exposition
+
+    [shown] = snapshot(strict)["drift"]  # the dashboard's drift table, drawn without a chain
+    assert (shown["market"], shown["model_version"], shown["drifting"]) == ("BTC", LENDING_KEY, True)
+    assert any(c["name"] == "kupiec_p" and c["fired"] for c in shown["checks"])
