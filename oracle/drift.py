@@ -85,14 +85,17 @@ def score_job(session: Session, feed: MarketFeed, job: Job) -> DriftScore | None
     return entry
 
 
-def score_confirmed(database_url: str, feeds: Mapping[str, MarketFeed], epochs: Collection[int] | None = None) -> int:
-    """Score every confirmed, unscored update (of `epochs`, default all) whose horizon has passed; the
-    number scored."""
+def score_confirmed(database_url: str, feeds: Mapping[str, MarketFeed], epochs: Collection[int] | None = None,
+                    markets: Collection[str] | None = None) -> int:
+    """Score every confirmed, unscored update (of `epochs` and `markets`, default all) whose horizon has
+    passed; the number scored."""
     scored = 0
     with session_scope(database_url) as session:
         query = select(Job).where(Job.state == JobState.CONFIRMED, Job.id.not_in(select(DriftScore.job_id)))
         if epochs is not None:
             query = query.where(Job.epoch.in_(list(epochs)))
+        if markets is not None:
+            query = query.where(Job.market.in_(list(markets)))
         pending = session.scalars(query.order_by(Job.epoch)).all()
         for job in pending:
             if job.model_version in feeds and job.values and all(n in job.values for n in FORECASTS):
