@@ -69,6 +69,29 @@ def psi(reference: Float64Array, current: Float64Array, bins: int = PSI_BINS) ->
 
 
 @dataclass(frozen=True)
+class RuleCheck:
+    """One rule against its statistic: `fired` when the value crosses the threshold in its direction."""
+
+    name: str
+    fired: bool
+    value: float
+    threshold: float
+    #: "below": fires under the threshold (a p-value); "above": fires over it
+    direction: str
+
+    @classmethod
+    def below(cls, name: str, value: float, threshold: float) -> RuleCheck:
+        return cls(name, value < threshold, value, threshold, "below")
+
+    @classmethod
+    def above(cls, name: str, value: float, threshold: float) -> RuleCheck:
+        return cls(name, value > threshold, value, threshold, "above")
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.value:.4f} {'<' if self.direction == 'below' else '>'} {self.threshold}"
+
+
+@dataclass(frozen=True)
 class DriftReport:
     """The trailing statistics of one market and the rules they fire."""
 
@@ -84,13 +107,15 @@ class DriftReport:
     qlike_ratio: float | None
     psi: dict[str, float]
     fired: tuple[str, ...]
+    checks: tuple[RuleCheck, ...] = ()
 
     @property
     def drifting(self) -> bool:
         return bool(self.fired)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "fired": list(self.fired), "drifting": self.drifting}
+        return {**asdict(self), "fired": list(self.fired), "checks": [asdict(c) for c in self.checks],
+                "drifting": self.drifting}
 
 
 def drift_report(market: str, scores: pd.DataFrame, baseline_qlike: Mapping[str, pd.Series],
@@ -106,7 +131,7 @@ def drift_report(market: str, scores: pd.DataFrame, baseline_qlike: Mapping[str,
     last = str(recent.index[-1].date()) if days else None
     if days < rules.min_days:
         return DriftReport(market, days, first, last, int(recent["var_breach"].sum()) if days else 0, None, None,
-                           None, {}, None, {}, ())
+                           None, {}, None, {}, (), ())
     hits = recent["var_breach"].to_numpy() > 0
     kupiec, christoffersen = kupiec_pof(hits, ALPHA), christoffersen_independence(hits)
     model_qlike = float(recent["qlike"].mean())
@@ -116,17 +141,14 @@ def drift_report(market: str, scores: pd.DataFrame, baseline_qlike: Mapping[str,
     current = inputs.reindex(recent.index).dropna()
     stability = {column: psi(reference_inputs[column].to_numpy(), current[column].to_numpy())
                  for column in reference_inputs.columns if len(current)}
-    fired = []
-    if kupiec < rules.kupiec_p_min:
-        fired.append(f"kupiec_p {kupiec:.4f} < {rules.kupiec_p_min}")
-    if christoffersen < rules.christoffersen_p_min:
-        fired.append(f"christoffersen_p {christoffersen:.4f} < {rules.christoffersen_p_min}")
-    if ratio is not None and ratio > rules.qlike_ratio_max:
-        fired.append(f"qlike_ratio {ratio:.3f} > {rules.qlike_ratio_max}")
-    fired += [f"psi[{column}] {value:.3f} > {rules.psi_max}" for column, value in stability.items()
-              if value > rules.psi_max]
+    checks = [RuleCheck.below("kupiec_p", kupiec, rules.kupiec_p_min),
+              RuleCheck.below("christoffersen_p", christoffersen, rules.christoffersen_p_min)]
+    if ratio is not None:
+        checks.append(RuleCheck.above("qlike_ratio", ratio, rules.qlike_ratio_max))
+    checks += [RuleCheck.above(f"psi[{column}]", value, rules.psi_max) for column, value in stability.items()]
+    fired = [str(c) for c in checks if c.fired]
     return DriftReport(market, days, first, last, int(hits.sum()), kupiec, christoffersen, model_qlike, baselines,
-                       ratio, stability, tuple(fired))
+                       ratio, stability, tuple(fired), tuple(checks))
 
 
 def input_summary(windows: Float64Array, window: int, columns: Sequence[str] = ("pkvol_1d", "pkvol_22d")) -> pd.DataFrame:

@@ -12,6 +12,11 @@ reset. Exposed:
     zkrisk_queue_depth{stage}                  batches waiting for (or in) each stage
     zkrisk_last_update_age_seconds{model,market}  age of each model's market's last confirmed update
     zkrisk_signatures{model}                  publisher signatures carried by signed batches
+    zkrisk_drift_scored_days{model,market}     scored updates in the trailing drift window
+    zkrisk_drift_statistic{model,market,statistic}  kupiec_p, christoffersen_p, qlike, qlike_ratio, var_hits
+    zkrisk_drift_rule{model,market,rule}       1 when the rule fires (oracle/drift.py, Settings thresholds)
+    zkrisk_drift_rule_threshold{model,market,rule}  the rule's threshold
+    zkrisk_drifting{model,market}              1 when any rule fires
 """
 
 from __future__ import annotations
@@ -22,7 +27,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from sqlalchemy import func, select
 
-from oracle.db import Batch, Job, JobState, session_scope, utcnow
+from models.drift import DriftReport, DriftRules
+from oracle.db import Batch, DriftScore, Job, JobState, session_scope, utcnow
+from oracle.drift import drift_status
 from oracle.pipeline import STAGE_FOR, aware
 
 PROVE_BUCKETS = (1, 2, 5, 10, 15, 20, 30, 60, 120, 300)
@@ -38,8 +45,8 @@ def _histogram(name: str, documentation: str, values: list[float], buckets: tupl
 
 
 class DatabaseCollector:
-    def __init__(self, database_url: str, markets: list[str]) -> None:
-        self.database_url, self.markets = database_url, markets
+    def __init__(self, database_url: str, markets: list[str], rules: DriftRules) -> None:
+        self.database_url, self.markets, self.rules = database_url, markets, rules
 
     def collect(self) -> Iterator[Metric]:
         with session_scope(self.database_url) as session:
@@ -55,6 +62,9 @@ class DatabaseCollector:
                 .where(Job.state == JobState.CONFIRMED).group_by(Job.model_version, Job.market)).all()}
             signed = session.execute(select(Batch.model_version, Batch.signatures)
                                      .where(Batch.signatures.is_not(None))).all()
+            scored = session.execute(select(DriftScore.model_version, DriftScore.market).distinct()).all()
+            drift = {(model, market): drift_status(session, model, market, self.rules)
+                     for model, market in sorted(scored) if market in self.markets}
         jobs = GaugeMetricFamily("zkrisk_jobs", "Jobs by state", labels=["state"])
         for state in JobState:
             jobs.add_metric([state.value], by_state.get(state, 0))
@@ -88,9 +98,35 @@ class DatabaseCollector:
         for model, count in sorted(counts.items()):
             signatures.add_metric([model], count)
         yield signatures
+        yield from _drift_metrics(drift)
 
 
-def render(database_url: str, markets: list[str]) -> bytes:
+STATISTICS = ("kupiec_p", "christoffersen_p", "qlike", "qlike_ratio", "var_hits")
+
+
+def _drift_metrics(drift: dict[tuple[str, str], DriftReport]) -> Iterator[Metric]:
+    labels = ["model", "market"]
+    days = GaugeMetricFamily("zkrisk_drift_scored_days", "Scored updates in the trailing drift window", labels=labels)
+    statistic = GaugeMetricFamily("zkrisk_drift_statistic", "Trailing-window drift statistics",
+                                  labels=labels + ["statistic"])
+    fired = GaugeMetricFamily("zkrisk_drift_rule", "1 when the drift rule fires", labels=labels + ["rule"])
+    threshold = GaugeMetricFamily("zkrisk_drift_rule_threshold", "Threshold of the drift rule",
+                                  labels=labels + ["rule"])
+    drifting = GaugeMetricFamily("zkrisk_drifting", "1 when any drift rule fires", labels=labels)
+    for (model, market), report in drift.items():
+        days.add_metric([model, market], report.days)
+        for name in STATISTICS:
+            value = getattr(report, name)
+            if value is not None:
+                statistic.add_metric([model, market, name], value)
+        for check in report.checks:
+            fired.add_metric([model, market, check.name], float(check.fired))
+            threshold.add_metric([model, market, check.name], check.threshold)
+        drifting.add_metric([model, market], float(report.drifting))
+    yield from (days, statistic, fired, threshold, drifting)
+
+
+def render(database_url: str, markets: list[str], rules: DriftRules = DriftRules()) -> bytes:
     registry = CollectorRegistry()
-    registry.register(DatabaseCollector(database_url, markets))
+    registry.register(DatabaseCollector(database_url, markets, rules))
     return generate_latest(registry)

@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 from models.spec import LAYOUTS, market_id as market_id_of
 from oracle.chain.client import ChainGateway, SignedTx
 from oracle.chain.deploy import proved_update
+from oracle.drift import score_confirmed
 from oracle.db import Batch, Job, JobEvent, JobState, PostedReport, session_scope, utcnow
 from oracle.errors import (
     DataRejectedError,
@@ -456,6 +457,7 @@ class Pipeline:
             batch = session.get(Batch, batch_id)
             raw, tx_hash, layout = batch.signed_tx, batch.tx_hash, LAYOUTS[batch.layout_id]
             expected = {j.market_id: (j.epoch, {n: int(v) for n, v in j.values_wad.items()}) for j in _live(batch)}
+            markets = [j.market for j in _live(batch)]
         receipt = self.chain.wait_for(tx_hash, raw)
         if receipt.reverted is not None:
             raise receipt.reverted
@@ -470,6 +472,9 @@ class Pipeline:
             batch.effective_gas_price, batch.confirmed_at = receipt.effective_gas_price, utcnow()
             self._advance(session, batch, JobState.CONFIRMED,
                           f"confirmed in block {receipt.block_number}, gas {receipt.gas_used}")
+        # this confirmation closes the horizon of its markets' previous-epoch updates; only this batch's
+        # markets, so workers confirming other batches never score the same update
+        score_confirmed(self.database_url, self.feeds, {epoch - 1 for epoch, _ in expected.values()}, markets)
         return []
 
     def run_to_end(self, batch_ids: Sequence[str]) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from models.drift import DriftRules
 from models.spec import MARKETS
 from models.versions import OPTIONS_PRODUCTION, PRODUCTION
 
@@ -74,6 +75,16 @@ class Settings(BaseSettings):
     #: replayed seconds per real second (86400: a day a second)
     replay_speed: float = Field(86_400.0, gt=0)
 
+    # --- drift monitoring (oracle/drift.py): the trailing window of scored updates and the rule thresholds
+    drift_window: int = Field(250, ge=2)
+    #: scored days below which no rule is judged
+    drift_min_days: int = Field(60, ge=2)
+    drift_kupiec_p_min: float = Field(0.01, ge=0, le=1)
+    drift_christoffersen_p_min: float = Field(0.01, ge=0, le=1)
+    #: model QLIKE over the best baseline's on the window: above it, the baselines forecast better
+    drift_qlike_ratio_max: float = Field(1.0, gt=0)
+    drift_psi_max: float = Field(0.25, gt=0)
+
     # --- API
     #: writes per minute per API key
     write_rate_limit: int = Field(30, ge=1)
@@ -100,6 +111,12 @@ class Settings(BaseSettings):
                 raise ValueError(f"model {key}: batch sizes must include 1 so that a lone market can always "
                                  "be proved")
         return {key: sorted(set(sizes)) for key, sizes in models.items()}
+
+    def drift_rules(self) -> DriftRules:
+        return DriftRules(window=self.drift_window, min_days=self.drift_min_days,
+                          kupiec_p_min=self.drift_kupiec_p_min,
+                          christoffersen_p_min=self.drift_christoffersen_p_min,
+                          qlike_ratio_max=self.drift_qlike_ratio_max, psi_max=self.drift_psi_max)
 
     def to_env(self) -> dict[str, str]:
         """These settings as `ZKRISK_*` variables, for the worker processes a parent starts."""

@@ -120,6 +120,43 @@ class LiquidationProbability(BaseModel):
     model: str = Field(description="the distribution: Student-t fitted to the model card's VaR99 tail")
 
 
+class DriftRuleOut(BaseModel):
+    name: str
+    fired: bool
+    value: float
+    threshold: float
+    direction: str = Field(description="below: fires under the threshold (p-values); above: fires over it")
+
+
+class DriftScoreOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    epoch: int = Field(description="the scored update's epoch; its forecasts are for the day starting there")
+    ret: float = Field(description="the day's log return, percent")
+    rv: float = Field(description="the day's realised variance from the committed hourly bars, percent²")
+    qlike: float
+    var_breach: bool
+    es_breach: bool
+    baseline_qlike: dict[str, float]
+
+
+class DriftOut(BaseModel):
+    symbol: str
+    model: str
+    days: int = Field(description="scored days in the trailing window")
+    first: str | None
+    last: str | None
+    var_hits: int
+    kupiec_p: float | None
+    christoffersen_p: float | None
+    qlike: float | None = Field(description="the model's mean QLIKE over the window")
+    baseline_qlike: dict[str, float] = Field(description="each baseline's mean QLIKE on the same days")
+    qlike_ratio: float | None
+    rules: list[DriftRuleOut] = Field(description="every judged rule; none below the minimum of scored days")
+    drifting: bool
+    scores: list[DriftScoreOut] = Field(description="the window's daily scores, newest first")
+
+
 class ModelOut(BaseModel):
     model_id: str
     version: str

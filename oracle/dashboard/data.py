@@ -18,7 +18,8 @@ from web3.exceptions import Web3Exception
 
 from models.spec import LAYOUTS, LENDING, MARKETS, OPTIONS, WAD
 from oracle.chain.client import ChainGateway
-from oracle.db import Job, JobState, session_scope
+from oracle.db import DriftScore, Job, JobState, session_scope
+from oracle.drift import drift_status
 from oracle.errors import OracleError
 from oracle.settings import Settings
 
@@ -106,10 +107,20 @@ def _contributions(settings: Settings) -> dict[str, Any] | None:
         return {"symbol": job.market, "epoch": job.epoch, "model_version": job.model_version, **job.explanation}
 
 
+def _drift(settings: Settings) -> list[dict[str, Any]]:
+    """The trailing drift statistics and rules of every scored model's market."""
+    rules = settings.drift_rules()
+    with session_scope(settings.database_url) as session:
+        scored = session.execute(select(DriftScore.model_version, DriftScore.market).distinct()).all()
+        return [{"model_version": model, **drift_status(session, model, market, rules).to_dict()}
+                for model, market in sorted(scored) if market in settings.markets]
+
+
 def snapshot(settings: Settings) -> dict[str, Any]:
     """Everything the page shows; `error` names what is unreachable instead of failing the page."""
     data: dict[str, Any] = {"chain": None, "error": None, "markets": [], "history": {}, "updates": [],
                             "proposals": [], "contributions": _contributions(settings),
+                            "drift": _drift(settings),
                             "layouts": {layout.name: list(layout.names) for layout in LAYOUTS.values()},
                             "shocks": list(OPTIONS.names)}
     if not settings.deployment_path.exists():

@@ -157,6 +157,31 @@ class PostedReport(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class DriftScore(Base):
+    """One confirmed update scored against the day it forecast (oracle/drift.py), once per update: the
+    unique job makes a second scoring pass a no-op."""
+
+    __tablename__ = "drift_scores"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), unique=True)
+    model_version: Mapped[str] = mapped_column(String(64), index=True)
+    market: Mapped[str] = mapped_column(String(16), index=True)
+    #: the scored update's epoch: its forecasts are for the UTC day that starts at the epoch
+    epoch: Mapped[int] = mapped_column(Integer)
+    #: the later confirmed update whose committed bars hold the realised day
+    realised_job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"))
+    ret: Mapped[float] = mapped_column(Float)
+    rv: Mapped[float] = mapped_column(Float)
+    qlike: Mapped[float] = mapped_column(Float)
+    var_breach: Mapped[bool]
+    es_breach: Mapped[bool]
+    excess_loss: Mapped[float] = mapped_column(Float)
+    #: baseline name → its QLIKE on the same day, filtered through the same committed bars
+    baseline_qlike: Mapped[dict[str, Any]]
+    scored_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class ApiKey(Base):
     __tablename__ = "api_keys"
 

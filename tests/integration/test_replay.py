@@ -14,7 +14,8 @@ import pytest
 from models.spec import LENDING, WAD
 from oracle.chain.local import deploy_local, start_anvil
 from oracle.dashboard.data import updates
-from oracle.db import Batch, Job, JobState, migrate, session_scope
+from oracle.db import Batch, DriftScore, Job, JobState, migrate, session_scope
+from oracle.drift import drift_status, score_confirmed
 from oracle.replay import replay_epochs
 from oracle.services import DEV_SIGNER, build_pipeline, dev_account, gateway, runtimes
 from oracle.settings import Settings
@@ -74,3 +75,24 @@ def test_a_stress_month_replays_with_no_rejected_update_and_no_frozen_day(settin
     lows = {m: min(p["max_ltv"] for p in history[m][LENDING.name]) for m in BOTH}
     highs = {m: max(p["max_ltv"] for p in history[m][LENDING.name]) for m in BOTH}
     assert all(lows[m] < highs[m] for m in BOTH), "the policy should react to the crash"
+
+
+def test_the_replayed_month_is_scored_and_a_drift_rule_fires_in_the_crash(settings):
+    """Runs after the replay above, on its database: every confirmed day but the last was scored by the
+    confirm stage against the bars the next day's update committed, and rules set in Settings fire."""
+    with session_scope(settings.database_url) as session:
+        scores = {(s.market, s.epoch): s for s in session.query(DriftScore).all()}
+        assert sorted(scores) == [(m, day) for m in BOTH for day in range(FIRST, FIRST + DAYS - 1)]
+        jobs = {j.id: j for j in session.query(Job).all()}
+        for score in scores.values():
+            assert jobs[score.realised_job_id].epoch == score.epoch + 1 and score.rv > 0
+            assert score.var_breach == (-score.ret / 100 > jobs[score.job_id].values["var99"])
+        assert scores[("BTC", 19_305)].var_breach, "the FTX crash day (2022-11-09) breaches BTC's VaR99"
+        monitored = settings.model_copy(update={"drift_min_days": 20, "drift_kupiec_p_min": 0.05})
+        quiet = drift_status(session, LENDING_KEY, "BTC", settings.drift_rules())
+        report = drift_status(session, LENDING_KEY, "BTC", monitored.drift_rules())
+    assert not quiet.drifting and quiet.checks == ()  # the default 60-day minimum judges nothing yet
+    assert report.days == DAYS - 1 and report.drifting
+    assert any(c.name == "kupiec_p" and c.fired and c.threshold == monitored.drift_kupiec_p_min for c in report.checks)
+    # scoring again finds nothing new
+    assert score_confirmed(settings.database_url, build_pipeline(settings).feeds) == 0

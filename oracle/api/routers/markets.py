@@ -6,9 +6,10 @@ from sqlalchemy import select
 from models.liquidation import LiquidationModel
 from models.spec import LAYOUTS, LENDING, MARKETS, WAD
 from oracle.api.deps import SessionDep, SettingsDep
-from oracle.api.schemas import JobOut, LiquidationProbability, MarketOut, OnChainLayout
+from oracle.api.schemas import DriftOut, DriftRuleOut, DriftScoreOut, JobOut, LiquidationProbability, MarketOut, OnChainLayout
 from oracle.api.services import PipelineDep, chain_or_none
-from oracle.db import Job, JobState
+from oracle.db import DriftScore, Job, JobState
+from oracle.drift import drift_status
 from oracle.errors import DataRejectedError, OracleError
 
 router = APIRouter(prefix="/markets", tags=["markets"])
@@ -75,6 +76,23 @@ def market_history(symbol: str, settings: SettingsDep, session: SessionDep, mode
     if model is not None:
         query = query.where(Job.model_version == model)
     return list(session.scalars(query.order_by(Job.epoch.desc(), Job.model_version).limit(limit)))
+
+
+@router.get("/{symbol}/drift", response_model=DriftOut, responses=UNKNOWN)
+def market_drift(symbol: str, settings: SettingsDep, session: SessionDep, model: str | None = None) -> DriftOut:
+    """Drift monitoring of a model's forecasts for a market (default: the first configured model): the
+    trailing window's statistics of the scored updates and the Settings rules they fire."""
+    symbol = _symbol(symbol, settings)
+    model = model or next(iter(settings.models))
+    rules = settings.drift_rules()
+    report = drift_status(session, model, symbol, rules)
+    recent = session.scalars(select(DriftScore).where(DriftScore.market == symbol, DriftScore.model_version == model)
+                             .order_by(DriftScore.epoch.desc()).limit(rules.window)).all()
+    return DriftOut(symbol=symbol, model=model, days=report.days, first=report.first, last=report.last,
+                    var_hits=report.var_hits, kupiec_p=report.kupiec_p, christoffersen_p=report.christoffersen_p,
+                    qlike=report.qlike, baseline_qlike=report.baseline_qlike, qlike_ratio=report.qlike_ratio,
+                    rules=[DriftRuleOut(**vars(c)) for c in report.checks], drifting=report.drifting,
+                    scores=[DriftScoreOut.model_validate(r) for r in recent])
 
 
 @router.get("/{symbol}/liquidation-probability", response_model=LiquidationProbability,

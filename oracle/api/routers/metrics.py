@@ -13,4 +13,4 @@ router = APIRouter(tags=["metrics"])
             responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus exposition"}})
 def metrics(settings: SettingsDep) -> Response:
     """Prometheus metrics (see `oracle.metrics`)."""
-    return Response(render(settings.database_url, settings.markets), media_type=CONTENT_TYPE_LATEST)
+    return Response(render(settings.database_url, settings.markets, settings.drift_rules()), media_type=CONTENT_TYPE_LATEST)

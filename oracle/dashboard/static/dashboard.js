@@ -165,6 +165,22 @@ function render(data) {
   if (data.contributions) contributionChart(contributions, data.contributions);
   else contributions.textContent = "No explanation yet: risk contributions are published with the updates the service confirms (models whose card has an explanation baseline).";
 
+  const drift = fill("drift", data.drift, 9, "no scored updates yet: an update is scored once the next day's update is confirmed");
+  const number = (value, digits) => value === null ? "–" : value.toFixed(digits);
+  for (const d of data.drift) {
+    const row = drift.insertRow();
+    cell(row, d.market);
+    cell(row, d.model_version);
+    cell(row, String(d.days));
+    cell(row, String(d.var_hits));
+    cell(row, number(d.kupiec_p, 4));
+    cell(row, number(d.christoffersen_p, 4));
+    cell(row, number(d.qlike_ratio, 3));
+    cell(row, d.checks.length === 0 ? "too few days to judge"
+      : d.checks.map((c) => c.name + " " + c.value.toFixed(4) + (c.fired ? " fired" : " ok") + " (" + c.direction + " " + c.threshold + ")").join(" · "), "text");
+    cell(row, d.drifting ? "drifting" : "ok", d.drifting ? "stale" : "fresh");
+  }
+
   const open = data.proposals.filter((p) => ["Pending", "Active", "Succeeded", "Queued"].includes(p.state));
   const proposals = fill("proposals", open, 7, "no open proposals");
   for (const p of open) {

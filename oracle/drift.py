@@ -1,0 +1,126 @@
+"""Drift monitoring in the service: score each confirmed update once its horizon has passed, and judge
+the trailing window with the rules in Settings (models/drift.py holds the statistics).
+
+An update of epoch E forecasts the UTC day that starts at E (its vol, VaR99 and ES99). That day is over
+once the update of epoch E + 1 is confirmed: its committed window ends with the day's 23:00 bar. The
+scorer rebuilds that window from the feed, checks it against the data hash the E + 1 update committed
+(so a score never reads bars the chain did not see, nor any later than E's horizon), and computes the
+day's return and realised variance with models.features.daily_realised. The EWMA baseline is filtered
+through the same bars, so its QLIKE is on exactly the days the model is scored on.
+
+Scores are rows of `drift_scores`, unique per job: scoring is idempotent and runs after every
+confirmation (oracle/pipeline.py) and again whenever asked (`score_confirmed`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Collection, Mapping
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models.baselines import EWMA
+from models.drift import DriftReport, DriftRules, drift_report, score_update
+from models.backtest import qlike_losses
+from models.features import daily_realised, epoch_start
+from oracle.db import DriftScore, Job, JobState, session_scope
+from oracle.errors import DataRejectedError
+from oracle.feed import MarketFeed
+from oracle.reports import data_hash
+
+log = logging.getLogger(__name__)
+
+#: the forecasts a scored update must carry (the lending model's risk outputs)
+FORECASTS = ("vol", "var99", "es99")
+#: a committed window holds 22 days: the recursion starts from the first week's variance and filters
+#: the other two (0.94^14 ≈ 0.42 of the weight left on the start, which the baseline carries)
+BASELINE = EWMA(warmup=7)
+
+
+def realised_day(feed: MarketFeed, realised: Job, day: pd.Timestamp) -> tuple[pd.DataFrame, pd.Series] | None:
+    """The daily frame of the bars `realised` committed, and its row for `day`; None when the feed's
+    bars differ from the committed ones or do not hold the day."""
+    try:
+        observed = feed.observe(realised.market, realised.epoch)
+    except DataRejectedError:
+        return None
+    if "0x" + data_hash(observed.data).hex() != realised.data_hash:
+        log.warning("drift: bars differ from the committed ones", extra={"job_id": realised.id})
+        return None
+    daily = daily_realised(observed.data.hourly)
+    return (daily, daily.loc[day]) if day in daily.index else None
+
+
+def baseline_qlike(daily: pd.DataFrame, day: pd.Timestamp, rv: float) -> dict[str, float]:
+    """The EWMA baseline's QLIKE for `day`, from the committed days before it only."""
+    history = daily.loc[:day]
+    if len(history) <= BASELINE.warmup:
+        return {}
+    variance = BASELINE.fit(history.iloc[:-1]).forecast(history, pd.DatetimeIndex([day])).variance
+    return {BASELINE.name: float(qlike_losses(np.array([rv]), variance)[0])}
+
+
+def score_job(session: Session, feed: MarketFeed, job: Job) -> DriftScore | None:
+    """Score `job` if the update that closes its horizon is confirmed; None while it is not."""
+    realised = session.scalars(select(Job).where(
+        Job.model_version == job.model_version, Job.market == job.market, Job.epoch == job.epoch + 1,
+        Job.state == JobState.CONFIRMED)).first()
+    if realised is None:
+        return None
+    day = epoch_start(job.epoch)
+    found = realised_day(feed, realised, day)
+    if found is None:
+        return None
+    daily, row = found
+    score = score_update(*(float(job.values[n]) for n in FORECASTS), ret=float(row["ret"]), rv=float(row["rv"]))
+    entry = DriftScore(job_id=job.id, model_version=job.model_version, market=job.market, epoch=job.epoch,
+                       realised_job_id=realised.id, ret=float(row["ret"]), rv=float(row["rv"]),
+                       qlike=score["qlike"], var_breach=score["var_breach"] > 0,
+                       es_breach=score["es_breach_gap"] > 0, excess_loss=score["excess_loss"],
+                       baseline_qlike=baseline_qlike(daily, day, float(row["rv"])))
+    session.add(entry)
+    return entry
+
+
+def score_confirmed(database_url: str, feeds: Mapping[str, MarketFeed], epochs: Collection[int] | None = None,
+                    markets: Collection[str] | None = None) -> int:
+    """Score every confirmed, unscored update (of `epochs` and `markets`, default all) whose horizon has
+    passed; the number scored."""
+    scored = 0
+    with session_scope(database_url) as session:
+        query = select(Job).where(Job.state == JobState.CONFIRMED, Job.id.not_in(select(DriftScore.job_id)))
+        if epochs is not None:
+            query = query.where(Job.epoch.in_(list(epochs)))
+        if markets is not None:
+            query = query.where(Job.market.in_(list(markets)))
+        pending = session.scalars(query.order_by(Job.epoch)).all()
+        for job in pending:
+            if job.model_version in feeds and job.values and all(n in job.values for n in FORECASTS):
+                scored += score_job(session, feeds[job.model_version], job) is not None
+    return scored
+
+
+def scores_frame(session: Session, model_version: str, market: str) -> pd.DataFrame:
+    """The scores of one model's market, indexed by the forecast day."""
+    rows = session.scalars(select(DriftScore).where(DriftScore.model_version == model_version,
+                                                    DriftScore.market == market).order_by(DriftScore.epoch)).all()
+    index = pd.DatetimeIndex([epoch_start(r.epoch) for r in rows], name="day")
+    frame = pd.DataFrame({"qlike": [r.qlike for r in rows], "var_breach": [float(r.var_breach) for r in rows],
+                          "es_breach": [float(r.es_breach) for r in rows], "ret": [r.ret for r in rows],
+                          "rv": [r.rv for r in rows]}, index=index)
+    baselines = pd.DataFrame([r.baseline_qlike for r in rows], index=index)
+    return frame.join(baselines.add_prefix("baseline_"))
+
+
+def drift_status(session: Session, model_version: str, market: str, rules: DriftRules) -> DriftReport:
+    """The trailing statistics of one model's market and the rules they fire.
+
+    The PSI of the inputs needs the training windows' distribution, which the service does not hold:
+    no PSI rule is judged here (models.drift.psi is there for a caller that has them)."""
+    frame = scores_frame(session, model_version, market)
+    baselines = {c.removeprefix("baseline_"): frame[c].dropna() for c in frame.columns if c.startswith("baseline_")}
+    empty = pd.DataFrame()
+    return drift_report(market, frame, baselines, empty, empty, rules)

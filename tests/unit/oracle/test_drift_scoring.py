@@ -1,0 +1,102 @@
+"""Drift scoring of confirmed updates on the bundled BTC bars of November 2022 (no chain: the updates
+are written as the confirm stage leaves them, with the float model's forecasts and the committed data
+hash), the trailing rules from Settings, and their API and /metrics views."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from models.backtest import qlike_losses
+from models.features import daily_realised, epoch_start
+from oracle.api.app import create_app
+from oracle.dashboard.data import snapshot
+from oracle.db import DriftScore, Job, JobState, session_scope, utcnow
+from oracle.drift import drift_status, score_confirmed
+from oracle.feed import ReplayFeed
+from oracle.metrics import render
+from oracle.pipeline import new_id
+from oracle.reports import data_hash
+
+LENDING_KEY = "har-policy@2.0.0"
+#: 2022-11-01 .. 2022-11-20 (UTC day numbers); the FTX crash day 2022-11-09 is epoch 19_305
+FIRST, DAYS = 19_297, 20
+STATE = np.array([[0.7, 0.8]])
+
+
+def confirm_updates(url: str, version, feed: ReplayFeed, market: str = "BTC") -> None:
+    with session_scope(url) as session:
+        for epoch in range(FIRST, FIRST + DAYS):
+            seen = feed.observe(market, epoch)
+            outputs = version.predict(seen.vector[None], STATE)[0]
+            session.add(Job(id=new_id(), market=market, market_id=int(seen.vector[0]), model_version=LENDING_KEY,
+                            epoch=epoch, state=JobState.CONFIRMED, finished_at=utcnow(), inputs=seen.vector.tolist(),
+                            data_hash="0x" + data_hash(seen.data).hex(),
+                            values=dict(zip(version.layout.names, map(float, outputs)))))
+
+
+@pytest.fixture
+def scored(database_url, production_version):
+    feed = ReplayFeed(production_version)
+    confirm_updates(database_url, production_version, feed)
+    return database_url, feed, score_confirmed(database_url, {LENDING_KEY: feed})
+
+
+def test_each_update_is_scored_once_against_the_next_committed_day(scored, production_version):
+    url, feed, count = scored
+    assert count == DAYS - 1  # the last update's day is not closed by a confirmed update yet
+    assert score_confirmed(url, {LENDING_KEY: feed}) == 0
+    daily = daily_realised(production_version.market_data("BTC").hourly)
+    with session_scope(url) as session:
+        rows = session.scalars(select(DriftScore).order_by(DriftScore.epoch)).all()
+        jobs = {j.id: j for j in session.scalars(select(Job))}
+        assert [r.epoch for r in rows] == list(range(FIRST, FIRST + DAYS - 1))
+        for row in rows:
+            day = daily.loc[epoch_start(row.epoch)]
+            values = jobs[row.job_id].values
+            assert jobs[row.realised_job_id].epoch == row.epoch + 1
+            assert row.rv == pytest.approx(day["rv"], rel=1e-9) and row.ret == pytest.approx(day["ret"], rel=1e-9)
+            variance = (100 * values["vol"]) ** 2
+            assert row.qlike == pytest.approx(qlike_losses(np.array([day["rv"]]), np.array([variance]))[0], rel=1e-9)
+            assert row.var_breach == (-day["ret"] / 100 > values["var99"])
+            assert row.baseline_qlike["ewma"] > -1
+        breaches = [r.epoch for r in rows if r.var_breach]
+    assert 19_305 in breaches, "the FTX crash day breaches VaR99"
+
+
+def test_bars_that_differ_from_the_committed_ones_are_not_scored(database_url, production_version):
+    feed = ReplayFeed(production_version)
+    confirm_updates(database_url, production_version, feed)
+    with session_scope(database_url) as session:
+        session.scalars(select(Job).where(Job.epoch == FIRST + 1)).one().data_hash = "0x" + "00" * 32
+    assert score_confirmed(database_url, {LENDING_KEY: feed}) == DAYS - 2
+
+
+def test_rules_from_settings_fire_in_the_crash_window(scored, settings):
+    url, _, _ = scored
+    strict = settings.model_copy(update={"database_url": url, "drift_min_days": 10,
+                                                 "drift_kupiec_p_min": 0.05})
+    with session_scope(url) as session:
+        quiet = drift_status(session, LENDING_KEY, "BTC", settings.drift_rules())
+        report = drift_status(session, LENDING_KEY, "BTC", strict.drift_rules())
+    assert quiet.days == DAYS - 1 and quiet.checks == () and not quiet.drifting  # under the 60-day minimum
+    kupiec = next(c for c in report.checks if c.name == "kupiec_p")
+    assert kupiec.fired and kupiec.value < kupiec.threshold == strict.drift_kupiec_p_min and report.drifting
+    assert {c.name for c in report.checks} >= {"kupiec_p", "christoffersen_p", "qlike_ratio"}
+
+    client = TestClient(create_app(strict))
+    body = client.get("/markets/BTC/drift").json()
+    assert body["drifting"] and body["days"] == DAYS - 1 and len(body["scores"]) == DAYS - 1
+    rule = next(r for r in body["rules"] if r["name"] == "kupiec_p")
+    assert rule["fired"] and rule["value"] == pytest.approx(kupiec.value) and rule["threshold"] == pytest.approx(0.05)
+    assert client.get("/markets/XYZ/drift").status_code == 404
+
+    exposition = render(url, strict.markets, strict.drift_rules()).decode()
+    assert f'zkrisk_drift_rule{{market="BTC",model="{LENDING_KEY}",rule="kupiec_p"}} 1.0' in exposition
+    assert f'zkrisk_drifting{{market="BTC",model="{LENDING_KEY}"}} 1.0' in exposition
+
+    [shown] = snapshot(strict)["drift"]  # the dashboard's drift table, drawn without a chain
+    assert (shown["market"], shown["model_version"], shown["drifting"]) == ("BTC", LENDING_KEY, True)
+    assert any(c["name"] == "kupiec_p" and c["fired"] for c in shown["checks"])
