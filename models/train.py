@@ -15,6 +15,7 @@ Horizon: one day (the liquidation horizon of the parameters). Losses (percent un
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -160,11 +161,18 @@ def forecast(forecaster: torch.nn.Module, samples: Samples, calendar: bool = Tru
     return VolForecast(pd.DatetimeIndex(samples.targets.index), out[:, 0] ** 2, out[:, 1], out[:, 2])
 
 
+def known_days(symbol: str, until: pd.Timestamp | None = None) -> pd.DataFrame:
+    """The bundled days of `symbol`, up to and including the UTC day `until` (default: all)."""
+    days = market_days(symbol)
+    return days if until is None else days.loc[:until]
+
+
 def walk_forward(config: ForecasterConfig, name: str, markets: tuple[str, ...] | None = None,
-                 start: str = TEST_START) -> Backtest:
-    """Baselines and `config` side by side on the same yearly folds (from `start`) and target days."""
+                 start: str = TEST_START, until: pd.Timestamp | None = None) -> Backtest:
+    """Baselines and `config` side by side on the same yearly folds (from `start`) and target days,
+    reading no day after `until`."""
     markets = tuple(m.upper() for m in markets) if markets else config.markets
-    days = {m: market_days(m) for m in dict.fromkeys(config.markets + markets)}
+    days = {m: known_days(m, until) for m in dict.fromkeys(config.markets + markets)}
     samples = {m: Samples.of(d, config.window, config.feature_set) for m, d in days.items()}
     folds = walk_forward_folds(days[markets[0]].index, start)
     results = {m: [] for m in markets}
@@ -190,10 +198,12 @@ def walk_forward(config: ForecasterConfig, name: str, markets: tuple[str, ...] |
 
 
 def train(config: ForecasterConfig = ForecasterConfig(), policy: MarketPolicies = SHIPPED_POLICIES,
-          model_id: str = "har-policy", version: str = "2.0.0") -> tuple[ModelVersion, Backtest]:
-    """Score `config` walk-forward, refit on all data and store the lending version with its card."""
-    backtest = walk_forward(config, model_id)
-    days = {m: market_days(m) for m in config.markets}
+          model_id: str = "har-policy", version: str = "2.0.0", until: pd.Timestamp | None = None,
+          root: Path | None = None) -> tuple[ModelVersion, Backtest]:
+    """Score `config` walk-forward, refit on all data (no day after `until`) and store the lending
+    version with its card (under `root`, default the repository's circuits/)."""
+    backtest = walk_forward(config, model_id, until=until)
+    days = {m: known_days(m, until) for m in config.markets}
     everything = [Samples.of(d, config.window, config.feature_set) for d in days.values()]
     forecaster = fit_forecaster(config, Samples(np.concatenate([s.features for s in everything]),
                                                 pd.concat([s.targets for s in everything])))
@@ -233,9 +243,9 @@ def train(config: ForecasterConfig = ForecasterConfig(), policy: MarketPolicies 
                              "dm_p": b.diebold_mariano(model_id)}
                          for m, b in backtest.markets.items()},
     }
-    save_version(model, model_id, version, card)  # the liquidation calibration reads the stored card
+    save_version(model, model_id, version, card, root)  # the liquidation calibration reads the stored card
     card["liquidation"] = liquidation_calibration(model_id, version)
-    return save_version(model, model_id, version, card), backtest
+    return save_version(model, model_id, version, card, root), backtest
 
 
 def liquidation_calibration(model_id: str, version: str) -> dict[str, Any]:

@@ -27,6 +27,9 @@ from models.spec import LENDING, OPTIONS, Layout, layout_named
 from models.validation import ValidationRules, validate_ohlcv
 
 CIRCUITS_DIR = Path(__file__).resolve().parent.parent / "circuits"
+#: Versions the service trains itself (a drift retrain, oracle/retrain.py): kept out of the working
+#: tree, in this checkout's ignored state folder; found after the repository's own.
+RETRAINED_DIR = Path(__file__).resolve().parent.parent / ".zkrisk" / "versions"
 #: The lending version the oracle proves unless told otherwise, and the one `zkrisk train` writes.
 PRODUCTION = ("har-policy", "2.0.0")
 SHIPPED = PRODUCTION
@@ -140,7 +143,10 @@ class ModelVersion:
 
 
 def version_dir(model_id: str, version: str) -> Path:
-    return CIRCUITS_DIR / model_id / version
+    """Where a version lives: the repository's circuits/, else the retrained versions' folder."""
+    committed = CIRCUITS_DIR / model_id / version
+    retrained = RETRAINED_DIR / model_id / version
+    return retrained if not committed.exists() and retrained.exists() else committed
 
 
 def build_model(card: dict[str, Any]) -> torch.nn.Module:
@@ -154,8 +160,9 @@ def build_model(card: dict[str, Any]) -> torch.nn.Module:
     raise ModelVersionError(f"no model head for layout {layout.name!r}")
 
 
-def save_version(model: torch.nn.Module, model_id: str, version: str, card: dict[str, Any]) -> ModelVersion:
-    directory = version_dir(model_id, version)
+def save_version(model: torch.nn.Module, model_id: str, version: str, card: dict[str, Any],
+                 root: Path | None = None) -> ModelVersion:
+    directory = (root or CIRCUITS_DIR) / model_id / version
     directory.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), directory / "weights.pt")
     card = {**card, "model_id": model_id, "version": version,

@@ -36,6 +36,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from models.drift import DriftRules
 from models.spec import LAYOUTS, market_id as market_id_of
 from oracle.chain.client import ChainGateway, SignedTx
 from oracle.chain.deploy import proved_update
@@ -63,6 +64,8 @@ log = logging.getLogger("zkrisk.pipeline")
 STAGE_FOR = {JobState.ACCEPTED: "fetch", JobState.FETCHED: "sign", JobState.SIGNED: "prove",
              JobState.PROVED: "submit", JobState.SUBMITTED: "confirm"}
 QUEUE_FOR = {"fetch": "data", "sign": "data", "prove": "prove", "submit": "submit", "confirm": "submit"}
+#: the follow-up the confirm stage returns when drift rules fire: a retrain id, not a batch id
+RETRAIN = "retrain"
 STATE_FOR = {stage: state for state, stage in STAGE_FOR.items()}
 #: seconds a batch waits before proving while an earlier epoch of one of its markets is still in flight
 SEQUENCE_WAIT = 5.0
@@ -130,8 +133,12 @@ class Pipeline:
     def __init__(self, database_url: str, runtimes: Runtimes, feeds: dict[str, MarketFeed],
                  publisher_factory: Callable[[], Sequence[PublisherSource]],
                  chain_factory: Callable[[], ChainGateway], lease_seconds: int = 300,
-                 worker_id: str | None = None) -> None:
+                 worker_id: str | None = None, drift_rules: DriftRules | None = None,
+                 retrainer: Callable[[str], str] | None = None) -> None:
+        """`drift_rules`: judged after each confirmation (None: no retrain is opened); `retrainer` runs a
+        retrain by id where the pipeline runs its own follow-ups (`run_to_end`)."""
         self.database_url, self.runtimes, self.feeds = database_url, runtimes, feeds
+        self.drift_rules, self._retrainer = drift_rules, retrainer
         self._publisher_factory, self._publishers = publisher_factory, None
         self._chain_factory, self._chain = chain_factory, None
         self.lease = timedelta(seconds=lease_seconds)
@@ -456,6 +463,7 @@ class Pipeline:
         with session_scope(self.database_url) as session:
             batch = session.get(Batch, batch_id)
             raw, tx_hash, layout = batch.signed_tx, batch.tx_hash, LAYOUTS[batch.layout_id]
+            model_version = batch.model_version
             expected = {j.market_id: (j.epoch, {n: int(v) for n, v in j.values_wad.items()}) for j in _live(batch)}
             markets = [j.market for j in _live(batch)]
         receipt = self.chain.wait_for(tx_hash, raw)
@@ -472,10 +480,28 @@ class Pipeline:
             batch.effective_gas_price, batch.confirmed_at = receipt.effective_gas_price, utcnow()
             self._advance(session, batch, JobState.CONFIRMED,
                           f"confirmed in block {receipt.block_number}, gas {receipt.gas_used}")
-        # this confirmation closes the horizon of its markets' previous-epoch updates; only this batch's
-        # markets, so workers confirming other batches never score the same update
-        score_confirmed(self.database_url, self.feeds, {epoch - 1 for epoch, _ in expected.values()}, markets)
-        return []
+        return self._monitor(model_version, expected, markets)
+
+    def _monitor(self, model_version: str, expected: dict[int, tuple[int, dict[str, int]]],
+                 markets: list[str]) -> FollowUps:
+        """Score what a confirmation closed and judge the drift rules. The batch is confirmed already:
+        a monitoring failure is logged, never recorded on the batch's jobs, and what it left unscored
+        is scored by the next confirmation of these markets."""
+        from oracle.retrain import open_retrain
+
+        try:
+            # this confirmation closes the horizon of its markets' previous-epoch updates (and of any
+            # left unscored); only this batch's markets, so workers confirming other markets' batches
+            # never score the same update
+            score_confirmed(self.database_url, self.feeds, markets=markets)
+            if self.drift_rules is None:
+                return []
+            opened = open_retrain(self.database_url, model_version, max(e for e, _ in expected.values()),
+                                  markets, self.drift_rules)
+        except Exception:  # noqa: BLE001 - see the docstring: nothing here may fail a confirmed batch
+            log.exception("drift monitoring failed after confirmation", extra={"model_version": model_version})
+            return []
+        return [] if opened is None else [(RETRAIN, opened)]
 
     def run_to_end(self, batch_ids: Sequence[str]) -> None:
         """Run every stage of these batches (and the batches they split into) in this process, in order:
@@ -484,6 +510,11 @@ class Pipeline:
         todo = [("fetch", b) for b in batch_ids]
         while todo:
             stage, batch_id = todo.pop(0)
+            if stage == RETRAIN:
+                if self._retrainer is None:
+                    raise OracleError(f"retrain {batch_id} opened, but this pipeline has no retrainer")
+                self._retrainer(batch_id)
+                continue
             todo.extend(self.run(stage, batch_id))
 
     # ------------------------------------------------------------------ recovery

@@ -100,4 +100,13 @@ def build_pipeline(settings: Settings) -> Pipeline:
     provers, replay = runtimes(settings), clock(settings)
     return Pipeline(settings.database_url, provers, feeds(provers, replay),
                     lambda: publisher_sources(settings, provers, replay), lambda: gateway(settings),
-                    settings.stage_lease_seconds)
+                    settings.stage_lease_seconds,
+                    drift_rules=settings.drift_rules() if settings.retrain_on_drift else None,
+                    retrainer=lambda retrain_id: retrain(settings, retrain_id))
+
+
+def retrain(settings: Settings, retrain_id: str) -> str:
+    """Run a retrain (oracle/retrain.py) with these settings; its state after."""
+    from oracle.retrain import run_retrain
+
+    return run_retrain(settings, retrain_id)

@@ -84,6 +84,11 @@ class Settings(BaseSettings):
     #: model QLIKE over the best baseline's on the window: above it, the baselines forecast better
     drift_qlike_ratio_max: float = Field(1.0, gt=0)
     drift_psi_max: float = Field(0.25, gt=0)
+    #: when a rule fires: retrain on the data known then and open a proved upgrade proposal
+    #: (oracle/retrain.py); off, the rules are only reported
+    retrain_on_drift: bool = True
+    #: where the retrain's upgrade proposals' bundles are written
+    proposals_dir: Path = STATE_DIR / "proposals"
 
     # --- API
     #: writes per minute per API key

@@ -33,7 +33,7 @@ from sqlalchemy import select
 
 from oracle.db import Job, JobState, session_scope
 from oracle.errors import StageBusyError, TransientError
-from oracle.pipeline import QUEUE_FOR, Pipeline
+from oracle.pipeline import QUEUE_FOR, RETRAIN, Pipeline
 from oracle.settings import STATE_DIR, Settings, get_settings
 
 log = logging.getLogger("zkrisk.worker")
@@ -98,7 +98,11 @@ def pipeline() -> Pipeline:
 
 
 def enqueue(stage: str, batch_id: str, countdown: float = 0, attempt: int = 0) -> None:
-    STAGE_TASKS[stage].apply_async((batch_id, attempt), queue=QUEUE_FOR[stage], countdown=countdown)
+    """A stage of a batch, or (stage `retrain`) a retrain by id, on its queue."""
+    if stage == RETRAIN:
+        retrain.apply_async((batch_id, attempt), queue=RETRAIN_QUEUE, countdown=countdown)
+    else:
+        STAGE_TASKS[stage].apply_async((batch_id, attempt), queue=QUEUE_FOR[stage], countdown=countdown)
 
 
 def _run_stage(stage: str, batch_id: str, attempt: int) -> None:
@@ -130,6 +134,24 @@ def _stage_task(stage: str):
 
 
 STAGE_TASKS = {stage: _stage_task(stage) for stage in QUEUE_FOR}
+#: training and circuit building are CPU work like proving
+RETRAIN_QUEUE = "prove"
+
+
+@celery.task(name="zkrisk.retrain", acks_late=True)
+def retrain(retrain_id: str, attempt: int = 0) -> None:
+    """Run a retrain opened by a drift rule (oracle/retrain.py): its state is in the database, so a
+    redelivery resumes it; transient errors retry like the stages'."""
+    from oracle.retrain import FAILED, finish
+    from oracle.services import retrain as run
+
+    try:
+        run(settings(), retrain_id)
+    except TransientError as error:
+        if attempt < settings().max_transient_retries:
+            enqueue(RETRAIN, retrain_id, min(60.0, 2.0 * 2 ** attempt), attempt + 1)
+        else:
+            finish(settings(), retrain_id, FAILED, f"gave up after {attempt} transient errors: {error}")
 
 
 def request_and_enqueue(markets: list[str], epoch: int | None = None, trigger: str = "api",

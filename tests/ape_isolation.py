@@ -7,6 +7,10 @@ nonce gets that address, and when that deployment reverts, Ape decodes the rever
 contract's ABI: `ape.reverts(LendingMarket.InvalidFallback)` then fails with "Invalid pointer in tuple"
 from TestToken's ABI, depending on which modules ran first. After each restore, the entries cached
 since the snapshot whose address holds no code any more are dropped.
+
+Snapshots are recorded per chain (its RPC address): a module on a private anvil (untraced_chain)
+numbers its snapshots from the start again, and an entry recorded under the same number for the
+session chain would keep a reverted contract cached there.
 """
 
 from __future__ import annotations
@@ -25,17 +29,18 @@ def _caches(chain: ChainManager) -> list[Any]:
 
 def follow_reverts(patch: pytest.MonkeyPatch) -> None:
     """Wrap ChainManager.snapshot and .restore (for as long as `patch` lasts)."""
-    cached_at: dict[Any, set[str]] = {}
+    cached_at: dict[tuple[str, Any], set[str]] = {}
     snapshot, restore = ChainManager.snapshot, ChainManager.restore
 
     def snapshot_recording(chain: ChainManager):
         snapshot_id = snapshot(chain)
-        cached_at[snapshot_id] = {address for cache in _caches(chain) for address in cache.memory}
+        cached_at[(chain.provider.http_uri, snapshot_id)] = {address for cache in _caches(chain)
+                                                             for address in cache.memory}
         return snapshot_id
 
     def restore_forgetting(chain: ChainManager, snapshot_id=None):
         restore(chain, snapshot_id)
-        known = cached_at.get(snapshot_id) if snapshot_id is not None else None
+        known = cached_at.get((chain.provider.http_uri, snapshot_id)) if snapshot_id is not None else None
         for cache in _caches(chain):
             for address in [a for a in cache.memory if known is None or a not in known]:
                 if not chain.provider.get_code(address):

@@ -4,7 +4,11 @@ Optimisers (torch's Adam, arch's SLSQP for GARCH/GJR, Nelder-Mead for the tail m
 vectorised maths take different floating-point paths on different CPUs (AVX2 vs AVX-512 kernels,
 fused multiply-add), so a refit on another machine lands on weights and scores that differ in the
 last bits: measured, GARCH QLIKE moved in the 7th significant digit and the har-mlp weights' sha256
-changed while every score agreed to 1e-7. Counts are compared exactly, floats to these tolerances.
+changed while every score agreed to 1e-7; on a second CI machine the refitted forecaster's
+forecasts moved by up to 0.29%. A forecast that close to a VaR breach can cross it, so the breach
+count may move by one and every statistic of the breach sequence with it. Continuous scores are
+compared to these tolerances, p-values absolutely, and breach statistics only where the breach
+counts agree.
 """
 
 from __future__ import annotations
@@ -14,30 +18,41 @@ from typing import Any, Mapping
 import pytest
 import torch
 
-#: Relative tolerance of walk-forward scores (QLIKE, MSE, p-values, Z2): 1,000 times the largest
-#: cross-machine difference measured, far below any change a code change would make (> 1e-3).
-SCORE_REL_TOLERANCE = 1e-4
-#: The McNeil-Frey p-value is a bootstrap frequency (a multiple of 1/2000): a few draws either way.
-BOOTSTRAP_P_TOLERANCE = 0.005
+#: Relative tolerance of continuous walk-forward scores (QLIKE, MSE): three times the forecasts'
+#: largest cross-machine move, far below the gaps the backtest judges (the forecaster's QLIKE is
+#: 16% under HAR's).
+SCORE_REL_TOLERANCE = 1e-3
+#: Absolute tolerance of p-values (DM, Kupiec, Christoffersen, the McNeil-Frey bootstrap frequency,
+#: a multiple of 1/2000): judged at 0.05, they may move in the third decimal.
+P_VALUE_TOLERANCE = 0.005
+#: A refit's VaR breach count may differ by one breach on the edge.
+BREACH_COUNT_TOLERANCE = 1
+#: Statistics of the breach sequence: compared only where the breach counts agree.
+BREACH_STATISTICS = frozenset({"var99_hit_rate", "kupiec_p", "christoffersen_p", "es_mcneil_frey_p", "es_z2"})
 #: Forecasts of a model refitted on another CPU (1,500 float32 Adam steps): weights move in flat
-#: directions of the loss (one MLP weight by 0.2%), the function much less; measured here 3.3e-4 at
-#: most over every bundled window, from a change of the log's last bits alone.
-FORECAST_REL_TOLERANCE = 2e-3
+#: directions of the loss (one MLP weight by 0.2%), the function much less; measured 3.3e-4 at most
+#: over every bundled window on one machine, 2.9e-3 on another.
+FORECAST_REL_TOLERANCE = 1e-2
 
 
 def assert_scores_match(actual: Mapping[str, Any], expected: Mapping[str, Any], where: str = "") -> None:
     """Score dicts (nested by market and model) agree: same keys, equal ints, floats within tolerance."""
     assert actual.keys() == expected.keys(), where
+    same_breaches = actual.get("hits") == expected.get("hits")
     for key, value in expected.items():
         here = f"{where}/{key}"
         got = actual[key]
         if isinstance(value, Mapping):
             assert isinstance(got, Mapping), here
             assert_scores_match(got, value, here)
+        elif key == "hits":
+            assert abs(got - value) <= BREACH_COUNT_TOLERANCE, here
+        elif key in BREACH_STATISTICS and not same_breaches:
+            continue
         elif isinstance(value, bool) or isinstance(value, (int, str)) or value is None:
             assert got == value, here
-        elif key == "es_mcneil_frey_p":
-            assert got == pytest.approx(value, abs=BOOTSTRAP_P_TOLERANCE), here
+        elif key.endswith("_p") or where.endswith("/dm_p"):
+            assert got == pytest.approx(value, abs=P_VALUE_TOLERANCE, nan_ok=True), here
         else:
             assert got == pytest.approx(value, rel=SCORE_REL_TOLERANCE, abs=1e-9, nan_ok=True), here
 

@@ -182,6 +182,31 @@ class DriftScore(Base):
     scored_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class Retrain(Base):
+    """A drift rule fired for a model version: the retrain it started (oracle/retrain.py) and the
+    upgrade proposals it opened. One per (version, epoch); the confirm stage opens none while another of
+    the same version is pending or proposed."""
+
+    __tablename__ = "retrains"
+    __table_args__ = (UniqueConstraint("model_version", "epoch"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    #: the drifting version ("model_id@version")
+    model_version: Mapped[str] = mapped_column(String(64), index=True)
+    #: the confirmed epoch whose scores fired the rules: the retrain reads no day from that epoch on
+    epoch: Mapped[int] = mapped_column(Integer)
+    #: market → the drift report (models.drift.DriftReport.to_dict) of each market a rule fired in
+    evidence: Mapped[dict[str, Any]]
+    #: pending → proposed, or failed (with `error`)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    new_version: Mapped[str | None] = mapped_column(String(64))
+    #: one per batch size: {"k", "proposal_id", "tx_hash", "bundle", "verified_block"}
+    proposals: Mapped[list[Any]]
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 class ApiKey(Base):
     __tablename__ = "api_keys"
 

@@ -11,7 +11,8 @@ re-checks the model, markets, epochs, report age and signatures (not the proof: 
 proposal time). `propose_model` is an ordinary proposal registering a new model version's circuit
 (its VKA on the deployed reusable verifier, after checking that verifier is the one the circuit
 regenerates) with the guards of its model card, and retiring the models it replaces; its bundle
-carries a proof of the new circuit's outputs on the latest windows, auditable off chain.
+carries a proof of the new circuit's outputs on the latest windows, which must verify on that verifier
+under the new VKA (an eth_call) before the proposal is sent, and stays auditable off chain.
 
 Descriptions end with OpenZeppelin's `#proposer=0x…` suffix: only the proposer can submit that exact
 description, so nobody can front-run a proposal with a copy and cancel it. The description links the
@@ -56,7 +57,7 @@ from oracle.chain.deploy import card_guards, proved_update, stored_state
 from oracle.errors import OracleError
 from oracle.reports import Domain, Report, Signature, data_hash, sign_reports
 from prover.circuit import Circuit, build_circuit, circuits_root
-from prover.evm import REUSABLE_VERIFIER_NAME, compile_verifier, render_reusable_verifier, vka_words
+from prover.evm import REUSABLE_VERIFIER_NAME, compile_verifier, render_reusable_verifier, verifier_calldata, vka_words
 from prover.proving import ProofResult, prove
 
 #: OpenZeppelin IGovernor.ProposalState, in enum order.
@@ -234,10 +235,13 @@ class Governance:
                             description, model_id, out, guardrails)
 
     def propose_model(self, model: str, out: Path, k: int = 1, new_model_id: int | None = None,
-                      retire: bool = True, backtest: dict[str, Any] | None = None) -> Proposal:
+                      retire: bool = True, backtest: dict[str, Any] | None = None,
+                      evidence: Sequence[str] = (), end: str | None = None) -> Proposal:
         """A model upgrade: register `model` ("id@version") with its VKA on the deployed reusable verifier
         (whose bytecode must be what this circuit regenerates) and its card's guards, and retire the
-        models of its layout and K it replaces."""
+        models of its layout and K it replaces. A proof of the new circuit on the windows ending on
+        `end`'s day (default: the latest) must verify on that verifier before anything is proposed;
+        `evidence` (why the upgrade, e.g. the drift rules that fired) goes into the description."""
         model_name, _, version_name = model.partition("@")
         version = load_version(model_name, version_name or None)
         layout = version.layout
@@ -263,7 +267,8 @@ class Governance:
                      *(self.oracle.encode_abi("setModelActive", [old, False]) for old in retired)]
         # a proof on the latest windows shows voters the new model's outputs, auditable off chain
         symbols = list(MARKETS)[:k]
-        result, raw, reports = self._prove(version, circuit, symbols, None)
+        result, raw, reports = self._prove(version, circuit, symbols, end)
+        verified = self._verify_with_vka(verifier, words, result.proof, result.instances)
         signatures = self.sign(reports) if self.publisher_keys else []
         bundle = Bundle.for_proposal(circuit, result, raw, ReportBatch(self.domain(), reports, signatures),
                                      ProposalRecord(self.governor.address, None, "",
@@ -272,11 +277,29 @@ class Governance:
             f"Registers model id {new_id} (layout {layout.name}, K={k}, input scale {circuit.input_scale}) on "
             f"verifier {verifier} with a VKA of {len(words)} words, digest `{vka_digest(words)}`; model card sha256 "
             f"`{sha256_hex(canonical_json(version.card))}`; sets each market's guards from the card.",
-            f"Retires model ids: {', '.join(map(str, retired)) or 'none'}."])
+            f"Retires model ids: {', '.join(map(str, retired)) or 'none'}.",
+            f"The bundle's proof verified on {verifier} at block {verified} (eth_call of verifyProof with "
+            "this VKA).", *evidence])
         description = with_proposer(description, self._signer_address())
         function = self.governor.functions.propose([self.oracle.address] * len(calldatas), [0] * len(calldatas),
                                                    calldatas, description)
         return self._submit(function, bundle, description, new_id, out, "not applicable: model upgrade")
+
+    def _verify_with_vka(self, verifier: str, vka: Sequence[bytes], proof: bytes, instances: Sequence[int]) -> int:
+        """The block at which `proof` verified on the reusable verifier under `vka`, registering the VKA
+        there first (permissionless and idempotent: the verifier only records its digest)."""
+        contract = self.w3.eth.contract(address=verifier, abi=abi("IHalo2VerifierReusable"))
+        self.send(contract.functions.registerVka(list(vka)))
+        block = int(self.w3.eth.block_number)
+        try:
+            returned = bytes(self.w3.eth.call({"to": verifier, "data": verifier_calldata(proof, instances, vka)},
+                                              block_identifier=block))
+        except (ContractLogicError, ContractCustomError) as error:  # an invalid proof reverts
+            raise GovernanceError(f"the new circuit's proof does not verify on {verifier}: "
+                                  f"{self.decode_revert(error)}") from error
+        if len(returned) < 32 or int.from_bytes(returned[:32], "big") != 1:
+            raise GovernanceError(f"the new circuit's proof does not verify on {verifier}: returned {returned.hex()}")
+        return block
 
     def _signer_address(self) -> str:
         if self.account is None:

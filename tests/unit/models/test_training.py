@@ -12,13 +12,16 @@ from float_tolerance import assert_forecasts_match, assert_scores_match
 from models.data import market_days
 from models.train import ForecasterConfig, Samples, fit_tail_multipliers, fz0_loss, train
 
-def test_score_comparison_tolerates_last_digits_but_not_real_changes():
+def test_score_comparison_tolerates_last_digits_and_an_edge_breach_but_not_real_changes():
     expected = {"BTC": {"test_start": "2021-01-01", "scores": {"garch": {
-        "qlike": 0.477336761878782, "hits": 16, "es_mcneil_frey_p": 0.98}}}}
+        "qlike": 0.477336761878782, "hits": 16, "kupiec_p": 0.92, "es_mcneil_frey_p": 0.98}}}}
     moved = {"BTC": {"test_start": "2021-01-01", "scores": {"garch": {
-        "qlike": 0.47733663085197, "hits": 16, "es_mcneil_frey_p": 0.9805}}}}
+        "qlike": 0.47733663085197, "hits": 16, "kupiec_p": 0.9201, "es_mcneil_frey_p": 0.9805}}}}
+    edge_breach = {"BTC": {"test_start": "2021-01-01", "scores": {"garch": {
+        "qlike": 0.4774, "hits": 17, "kupiec_p": 0.71, "es_mcneil_frey_p": 0.93}}}}
     assert_scores_match(moved, expected)
-    for change in ({"qlike": 0.4780}, {"hits": 17}, {"es_mcneil_frey_p": 0.95}):
+    assert_scores_match(edge_breach, expected)
+    for change in ({"qlike": 0.4790}, {"hits": 18}, {"kupiec_p": 0.90}, {"es_mcneil_frey_p": 0.95}):
         changed = {"BTC": {"test_start": "2021-01-01", "scores": {"garch": {**moved["BTC"]["scores"]["garch"], **change}}}}
         with pytest.raises(AssertionError):
             assert_scores_match(changed, expected)

@@ -1,0 +1,149 @@
+"""Retraining when drift rules fire: a new version trained on what was known then, its circuit, and a
+proved upgrade proposal through the governor.
+
+The confirm stage (oracle/pipeline.py) scores the updates its confirmation closes, then asks
+`open_retrain` whether the rules in Settings fire for that model version in any of the batch's
+markets. A rule that fires opens one `Retrain` row (per version and epoch; none while another retrain
+of the version is pending or proposed), which the `retrain` task runs (`run_retrain`; `run_to_end`
+runs it inline):
+
+1. the drifting version's training config and policy, walk-forward scored and refitted on the bundled
+   days before the trigger epoch only (`models.train.train(until=...)`: the day the epoch starts and
+   everything after it is never read), stored as `<version>-retrain-<epoch>` in
+   `models.versions.RETRAINED_DIR` (ignored by git) with its card and backtest;
+2. for each batch size the service proves the drifting version at, the new version's circuit (in the
+   ignored cache) and an upgrade proposal (`Governance.propose_model`): a proof on the trigger epoch's
+   windows that must verify on the deployed reusable verifier under the new VKA before anything is sent, and a
+   description holding the drift evidence and the walk-forward backtest for voters (the dashboard
+   lists the governor's proposals).
+
+A crash mid-retrain leaves the row pending: the task runs again, reuses the stored version and the
+circuit cache, and opens only the proposals not yet recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from pathlib import Path
+from typing import Collection
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from models.drift import DriftReport, DriftRules
+from models.errors import ModelError
+from models.features import DAY, epoch_start
+from models.train import ForecasterConfig, train
+from models.versions import RETRAINED_DIR, ModelVersion, load_version, version_dir
+from oracle.db import Retrain, session_scope
+from oracle.drift import drift_status
+from oracle.errors import OracleError, TransientError
+from oracle.governance import Governance
+from oracle.settings import Settings
+from prover.errors import ProverError
+
+log = logging.getLogger(__name__)
+
+PENDING, PROPOSED, FAILED = "pending", "proposed", "failed"
+
+
+def retrained_version(version: str, epoch: int) -> str:
+    return f"{version}-retrain-{epoch}"
+
+
+def evidence_lines(evidence: dict[str, dict], epoch: int) -> list[str]:
+    """The drift evidence as description lines: per market, the rules that fired and their window."""
+    lines = [f"Drift: rules fired at epoch {epoch} ({epoch_start(epoch).date()}); the retrain read no day "
+             f"from {epoch_start(epoch).date()} on."]
+    for market, report in sorted(evidence.items()):
+        fired = [c for c in report["checks"] if c["fired"]]
+        rules = "; ".join(f"{c['name']} {c['value']:.4f} {'<' if c['direction'] == 'below' else '>'} "
+                          f"{c['threshold']}" for c in fired)
+        lines.append(f"- {market}: {rules} over {report['days']} scored days ({report['first']} to "
+                     f"{report['last']}), {report['var_hits']} VaR99 breaches.")
+    return lines
+
+
+def open_retrain(database_url: str, model_version: str, epoch: int, markets: Collection[str],
+                 rules: DriftRules) -> str | None:
+    """A new pending retrain of `model_version` when its rules fire in any of `markets` after the
+    confirmation of `epoch`; None when none fires or a retrain of the version is already open."""
+    with session_scope(database_url) as session:
+        if session.scalars(select(Retrain.id).where(Retrain.model_version == model_version,
+                                                    Retrain.state.in_([PENDING, PROPOSED]))).first():
+            return None
+        reports: dict[str, DriftReport] = {m: drift_status(session, model_version, m, rules) for m in markets}
+        evidence = {m: r.to_dict() for m, r in reports.items() if r.drifting}
+        if not evidence:
+            return None
+        retrain = Retrain(id=uuid.uuid4().hex, model_version=model_version, epoch=epoch, evidence=evidence,
+                          state=PENDING, proposals=[])
+        session.add(retrain)
+    log.warning("drift rules fired: retrain opened", extra={"retrain_id": retrain.id,
+                                                            "model_version": model_version, "epoch": epoch})
+    return retrain.id
+
+
+def _version_for(drifting: ModelVersion, epoch: int) -> ModelVersion:
+    """The retrained version: stored already (a rerun after a crash), else trained now."""
+    name = retrained_version(drifting.version, epoch)
+    if (version_dir(drifting.model_id, name) / "model_card.json").exists():
+        return load_version(drifting.model_id, name)
+    config = ForecasterConfig.from_dict(drifting.card["train_config"])
+    stored, _ = train(config, drifting.policy, drifting.model_id, name, until=epoch_start(epoch) - DAY,
+                      root=RETRAINED_DIR)
+    return stored
+
+
+def run_retrain(settings: Settings, retrain_id: str) -> str:
+    """Run a pending retrain to its proposals (bundles in `settings.proposals_dir`); the retrain's state
+    after. Transient errors (the chain unreachable) propagate for the task to retry; any other failure
+    is recorded on the row."""
+    with session_scope(settings.database_url) as session:
+        retrain = session.get(Retrain, retrain_id)
+        if retrain is None:
+            raise OracleError(f"no retrain {retrain_id}")
+        if retrain.state != PENDING:
+            return retrain.state
+        model_version, epoch, evidence = retrain.model_version, retrain.epoch, dict(retrain.evidence)
+        done = {p["k"] for p in retrain.proposals}
+    try:
+        model_id, _, version = model_version.partition("@")
+        new = _version_for(load_version(model_id, version), epoch)
+        governance = _governance(settings)
+        sizes = [k for k in settings.models[model_version] if k not in done]
+        first_id = 1 + max(int(m["model_id"]) for m in governance.manifest["models"]) + len(done)
+        for offset, k in enumerate(sizes):
+            out = Path(settings.proposals_dir) / f"{new.model_id}@{new.version}-k{k}.json"
+            proposal = governance.propose_model(f"{new.model_id}@{new.version}", out,
+                                                k, first_id + offset, backtest=new.card["walk_forward"],
+                                                evidence=evidence_lines(evidence, epoch),
+                                                end=str((epoch_start(epoch) - DAY).date()))
+            with session_scope(settings.database_url) as session:
+                row = session.get(Retrain, retrain_id)
+                row.new_version = f"{new.model_id}@{new.version}"
+                row.proposals = [*row.proposals, {"k": k, "model_id": first_id + offset,
+                                                  "proposal_id": str(proposal.proposal_id),
+                                                  "tx_hash": proposal.tx_hash, "bundle": str(proposal.bundle_path)}]
+    except TransientError:
+        raise
+    except (OracleError, ModelError, ProverError, OSError) as error:
+        log.exception("retrain failed", extra={"retrain_id": retrain_id})
+        return finish(settings, retrain_id, FAILED, f"{type(error).__name__}: {error}")
+    return finish(settings, retrain_id, PROPOSED, None)
+
+
+def _governance(settings: Settings) -> Governance:
+    from oracle.services import publisher_accounts, signer
+
+    return Governance.from_files(settings.rpc_url, settings.deployment_path, signer(settings).key.hex(),
+                                 [a.key.hex() for a in publisher_accounts(settings)])
+
+
+def finish(settings: Settings, retrain_id: str, state: str, error: str | None) -> str:
+    """Record a retrain's end state (and the error of a failed one), so that a later rule may open another."""
+    with session_scope(settings.database_url) as session:
+        row = session.get(Retrain, retrain_id)
+        row.state, row.error = state, error
+    return state
