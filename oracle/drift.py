@@ -9,12 +9,15 @@ day's return and realised variance with models.features.daily_realised. The EWMA
 through the same bars, so its QLIKE is on exactly the days the model is scored on.
 
 Scores are rows of `drift_scores`, unique per job: scoring is idempotent and runs after every
-confirmation (oracle/pipeline.py) and again whenever asked (`score_confirmed`).
+confirmation (oracle/pipeline.py) and again whenever asked (`score_confirmed`). The PSI compares the
+scored updates' proved inputs with every window the version was trained on, rebuilt from the bundled
+days its card records. A rule that fires opens a retrain (oracle/retrain.py).
 """
 
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from typing import Collection, Mapping
 
 import numpy as np
@@ -23,9 +26,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.baselines import EWMA
-from models.drift import DriftReport, DriftRules, drift_report, score_update
+from models.drift import DriftReport, DriftRules, drift_report, input_summary, score_update
 from models.backtest import qlike_losses
 from models.features import daily_realised, epoch_start
+from models.train import Samples, known_days
+from models.versions import load_version
 from oracle.db import DriftScore, Job, JobState, session_scope
 from oracle.errors import DataRejectedError
 from oracle.feed import MarketFeed
@@ -115,12 +120,39 @@ def scores_frame(session: Session, model_version: str, market: str) -> pd.DataFr
     return frame.join(baselines.add_prefix("baseline_"))
 
 
-def drift_status(session: Session, model_version: str, market: str, rules: DriftRules) -> DriftReport:
-    """The trailing statistics of one model's market and the rules they fire.
+@lru_cache(maxsize=16)
+def training_inputs(model_version: str, market: str) -> pd.DataFrame:
+    """The PSI's reference: the input summary (`models.drift.input_summary`) of every window the
+    version was trained on, rebuilt from the bundled days up to the last day its card records for the
+    market (empty for a market it was not trained on)."""
+    model_id, _, version = model_version.partition("@")
+    trained = load_version(model_id, version)
+    data = trained.card.get("data", {}).get(market)
+    if data is None:
+        return pd.DataFrame()
+    samples = Samples.of(known_days(market, pd.Timestamp(data["last"], tz="UTC")), trained.window,
+                         trained.feature_set)
+    return input_summary(samples.features, trained.window)
 
-    The PSI of the inputs needs the training windows' distribution, which the service does not hold:
-    no PSI rule is judged here (models.drift.psi is there for a caller that has them)."""
+
+def scored_inputs(session: Session, model_version: str, market: str) -> pd.DataFrame:
+    """The input summary of the scored updates' proved input vectors, indexed by the forecast day."""
+    rows = session.execute(select(DriftScore.epoch, Job.inputs).join(Job, Job.id == DriftScore.job_id).where(
+        DriftScore.model_version == model_version, DriftScore.market == market).order_by(DriftScore.epoch)).all()
+    rows = [(epoch, inputs) for epoch, inputs in rows if inputs]
+    if not rows:
+        return pd.DataFrame()
+    model_id, _, version = model_version.partition("@")
+    window = load_version(model_id, version).window
+    summary = input_summary(np.array([inputs[2:] for _, inputs in rows], dtype=float), window)  # no meta fields
+    return summary.set_axis(pd.DatetimeIndex([epoch_start(epoch) for epoch, _ in rows], name="day"))
+
+
+def drift_status(session: Session, model_version: str, market: str, rules: DriftRules) -> DriftReport:
+    """The trailing statistics of one model's market and the rules they fire, the PSI of the scored
+    updates' inputs against the training windows' included."""
     frame = scores_frame(session, model_version, market)
     baselines = {c.removeprefix("baseline_"): frame[c].dropna() for c in frame.columns if c.startswith("baseline_")}
-    empty = pd.DataFrame()
-    return drift_report(market, frame, baselines, empty, empty, rules)
+    inputs = scored_inputs(session, model_version, market)
+    reference = training_inputs(model_version, market) if len(inputs) else pd.DataFrame()
+    return drift_report(market, frame, baselines, inputs, reference, rules)

@@ -75,7 +75,7 @@ def updates(chain: ChainGateway) -> tuple[dict[str, dict[str, list[dict[str, Any
 
 
 def _proposals(chain: ChainGateway) -> list[dict[str, Any]]:
-    from oracle.governance import PROPOSAL_STATES
+    from oracle.governance import PROPOSAL_STATES, upgrade_verification
 
     address, abi = chain.manifest["contracts"].get("RiskGovernor"), chain.manifest["abis"].get("RiskGovernor")
     if address is None or abi is None:
@@ -88,9 +88,11 @@ def _proposals(chain: ChainGateway) -> list[dict[str, Any]]:
         proposal_id = event.args.proposalId
         against, in_favour, abstain = governor.functions.proposalVotes(proposal_id).call()
         title = event.args.description.strip().splitlines()[0].lstrip("# ") if event.args.description.strip() else ""
+        upgrade = upgrade_verification(event.args.description)
         rows.append({"proposal_id": str(proposal_id), "title": title,
                      "state": PROPOSAL_STATES[governor.functions.state(proposal_id).call()],
                      "proof": "proof verified at proposal time" if proposal_id in proved
+                     else f"new circuit's proof verified at block {upgrade[1]} (eth_call)" if upgrade
                      else "no proof: ordinary proposal",
                      "votes": {"for": in_favour / WAD, "against": against / WAD, "abstain": abstain / WAD},
                      "vote_end_block": int(event.args.voteEnd)})

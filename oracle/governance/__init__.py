@@ -33,6 +33,7 @@ Transactions are signed locally with a private key (`ZKRISK_SIGNER_KEY`) and sen
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,6 +90,18 @@ class _Reads:
 
     def getParameters(self, market: int, layout_id: int) -> Any:  # noqa: N802 - the contract's name
         return self._oracle.functions.getParameters(market, layout_id).call()
+
+
+#: the line of a model upgrade's description saying where and when its proof verified (`propose_model`)
+UPGRADE_VERIFIED = "The bundle's proof verified on {verifier} at block {block} (eth_call of verifyProof with this VKA)."
+_UPGRADE_VERIFIED = re.compile(re.escape(UPGRADE_VERIFIED).replace(r"\{verifier\}", "(0x[0-9a-fA-F]{40})")
+                               .replace(r"\{block\}", "([0-9]+)"))
+
+
+def upgrade_verification(description: str) -> tuple[str, int] | None:
+    """(verifier, block) where a model upgrade's proof verified at proposal time, read from its description."""
+    found = _UPGRADE_VERIFIED.search(description)
+    return None if found is None else (found.group(1), int(found.group(2)))
 
 
 def with_proposer(description: str, proposer: str) -> str:
@@ -278,8 +291,7 @@ class Governance:
             f"verifier {verifier} with a VKA of {len(words)} words, digest `{vka_digest(words)}`; model card sha256 "
             f"`{sha256_hex(canonical_json(version.card))}`; sets each market's guards from the card.",
             f"Retires model ids: {', '.join(map(str, retired)) or 'none'}.",
-            f"The bundle's proof verified on {verifier} at block {verified} (eth_call of verifyProof with "
-            "this VKA).", *evidence])
+            UPGRADE_VERIFIED.format(verifier=verifier, block=verified), *evidence])
         description = with_proposer(description, self._signer_address())
         function = self.governor.functions.propose([self.oracle.address] * len(calldatas), [0] * len(calldatas),
                                                    calldatas, description)

@@ -9,16 +9,22 @@ tightens max LTV at once and moves LT by bounded steps. One K=2 proof per day co
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from models.spec import LENDING, WAD
+from models.versions import load_version
+from oracle.bundle import Bundle
 from oracle.chain.local import deploy_local, start_anvil
-from oracle.dashboard.data import updates
-from oracle.db import Batch, DriftScore, Job, JobState, migrate, session_scope
+from oracle.dashboard.data import snapshot, updates
+from oracle.db import Batch, DriftScore, Job, JobState, Retrain, migrate, session_scope
 from oracle.drift import drift_status, score_confirmed
+from oracle.governance import PROPOSAL_STATES, Governance
 from oracle.replay import replay_epochs
 from oracle.services import DEV_SIGNER, build_pipeline, dev_account, gateway, runtimes
 from oracle.settings import Settings
+from prover.evm import verifier_calldata
 from prover.toolchain import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.chain, pytest.mark.timeout(3600)]
@@ -96,3 +102,44 @@ def test_the_replayed_month_is_scored_and_a_drift_rule_fires_in_the_crash(settin
     assert any(c.name == "kupiec_p" and c.fired and c.threshold == monitored.drift_kupiec_p_min for c in report.checks)
     # scoring again finds nothing new
     assert score_confirmed(settings.database_url, build_pipeline(settings).feeds) == 0
+
+
+def test_a_firing_rule_retrains_on_known_data_and_opens_a_verified_upgrade_proposal(settings, tmp_path):
+    """Runs after the two above, on their database and chain: with the rules of the test above, the
+    confirmation of the next day (2022-12-01) fires them, and the pipeline runs the whole path itself:
+    a retrain on the days before that epoch, its circuits, and one upgrade proposal per batch size whose
+    proof verified on the deployed verifier before it was sent; the proposals stay open for the vote."""
+    monitored = settings.model_copy(update={"drift_min_days": 20, "drift_kupiec_p_min": 0.05,
+                                            "proposals_dir": tmp_path})
+    epoch = FIRST + DAYS
+    outcomes = replay_epochs(build_pipeline(monitored), BOTH, [epoch], [LENDING_KEY])
+    assert [o.state for o in outcomes] == [JobState.CONFIRMED] * 2
+
+    with session_scope(settings.database_url) as session:
+        [retrain] = session.query(Retrain).all()
+        assert (retrain.state, retrain.error, retrain.epoch) == ("proposed", None, epoch)
+        assert retrain.new_version == f"{LENDING_KEY}-retrain-{epoch}"
+        assert "BTC" in retrain.evidence and [p["k"] for p in retrain.proposals] == [1, 2]
+        proposals = list(retrain.proposals)
+    model_id, _, version = retrain.new_version.partition("@")
+    card = load_version(model_id, version).card
+    assert all(d["last"] == "2022-11-30" for d in card["data"].values())  # no day from the trigger epoch on
+    assert card["walk_forward"]["BTC"]["test_end"] == "2022-11-30"
+
+    governance = Governance.from_files(settings.rpc_url, settings.deployment_path, None)
+    shown = {p["proposal_id"]: p for p in snapshot(monitored)["proposals"]}
+    for entry in proposals:
+        number = int(entry["proposal_id"])
+        assert PROPOSAL_STATES[governance.governor.functions.state(number).call()] in ("Pending", "Active")
+        bundle = Bundle.load(Path(entry["bundle"]))
+        description = bundle.proposal.description
+        assert f"model upgrade to {retrain.new_version} as model id {entry['model_id']}" in description
+        assert "Drift: rules fired at epoch" in description and "- BTC: kupiec_p" in description
+        assert "proof verified on" in description and "| har-policy |" in description  # evidence, backtest
+        # the proof verifies on the deployed verifier under the new VKA, as it did at proposal time
+        verifier = governance.manifest["contracts"]["verifier"]
+        returned = governance.w3.eth.call({"to": verifier, "data": verifier_calldata(
+            bundle.proof, bundle.instances, bundle.circuit.vka)})
+        assert int.from_bytes(returned[:32], "big") == 1
+        assert shown[entry["proposal_id"]]["state"] in ("Pending", "Active")  # voters see it on the dashboard
+        assert shown[entry["proposal_id"]]["proof"].startswith("new circuit's proof verified")

@@ -1,6 +1,7 @@
 """Drift scoring of confirmed updates on the bundled BTC bars of November 2022 (no chain: the updates
 are written as the confirm stage leaves them, with the float model's forecasts and the committed data
-hash), the trailing rules from Settings, and their API and /metrics views."""
+hash), the trailing rules from Settings, their API and /metrics views, and the retrain a firing rule
+opens (tests/integration/test_replay.py runs one to its proposals on anvil)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,12 @@ from models.backtest import qlike_losses
 from models.features import daily_realised, epoch_start
 from oracle.api.app import create_app
 from oracle.dashboard.data import snapshot
-from oracle.db import DriftScore, Job, JobState, session_scope, utcnow
-from oracle.drift import drift_status, score_confirmed
+from oracle.db import DriftScore, Job, JobState, Retrain, session_scope, utcnow
+from oracle.drift import drift_status, score_confirmed, training_inputs
 from oracle.feed import ReplayFeed
 from oracle.metrics import render
-from oracle.pipeline import new_id
+from oracle.pipeline import Pipeline, new_id
+from oracle.retrain import FAILED, PENDING, evidence_lines, finish, open_retrain
 from oracle.reports import data_hash
 
 LENDING_KEY = "har-policy@2.0.0"
@@ -84,7 +86,9 @@ def test_rules_from_settings_fire_in_the_crash_window(scored, settings):
     assert quiet.days == DAYS - 1 and quiet.checks == () and not quiet.drifting  # under the 60-day minimum
     kupiec = next(c for c in report.checks if c.name == "kupiec_p")
     assert kupiec.fired and kupiec.value < kupiec.threshold == strict.drift_kupiec_p_min and report.drifting
-    assert {c.name for c in report.checks} >= {"kupiec_p", "christoffersen_p", "qlike_ratio"}
+    assert {c.name for c in report.checks} == {"kupiec_p", "christoffersen_p", "qlike_ratio", "psi[pkvol_1d]",
+                                               "psi[pkvol_22d]"}
+    assert all(report.psi[c] > 0 for c in ("pkvol_1d", "pkvol_22d"))
 
     client = TestClient(create_app(strict))
     body = client.get("/markets/BTC/drift").json()
@@ -100,3 +104,47 @@ def test_rules_from_settings_fire_in_the_crash_window(scored, settings):
     [shown] = snapshot(strict)["drift"]  # the dashboard's drift table, drawn without a chain
     assert (shown["market"], shown["model_version"], shown["drifting"]) == ("BTC", LENDING_KEY, True)
     assert any(c["name"] == "kupiec_p" and c["fired"] for c in shown["checks"])
+
+
+def test_the_psi_reference_is_every_window_the_version_was_trained_on(production_version):
+    trained = sum(len(training_inputs(LENDING_KEY, m)) for m in production_version.card["data"])
+    assert trained == production_version.card["train"]["samples"]
+    assert training_inputs(LENDING_KEY, "SOL").empty
+
+
+def test_a_firing_rule_opens_one_retrain_until_it_ends(scored, settings):
+    url, _, _ = scored
+    last = FIRST + DAYS - 1
+    strict = settings.model_copy(update={"drift_min_days": 10, "drift_kupiec_p_min": 0.05}).drift_rules()
+    assert open_retrain(url, LENDING_KEY, last, ["BTC"], settings.drift_rules()) is None  # nothing fires
+    opened = open_retrain(url, LENDING_KEY, last, ["BTC", "ETH"], strict)
+    assert opened is not None
+    assert open_retrain(url, LENDING_KEY, last + 1, ["BTC"], strict) is None  # one retrain open at a time
+    with session_scope(url) as session:
+        retrain = session.get(Retrain, opened)
+        assert (retrain.state, retrain.epoch, retrain.proposals) == (PENDING, last, [])
+        assert set(retrain.evidence) == {"BTC"}  # ETH has no scores: nothing fired there
+        assert any(c["name"] == "kupiec_p" and c["fired"] for c in retrain.evidence["BTC"]["checks"])
+        [headline, btc] = evidence_lines(retrain.evidence, last)
+    assert "2022-11-20" in headline and btc.startswith("- BTC: kupiec_p ") and "< 0.05" in btc
+    finish(settings.model_copy(update={"database_url": url}), opened, FAILED, "test")
+    assert open_retrain(url, LENDING_KEY, last + 1, ["BTC"], strict) not in (None, opened)
+
+
+class BrokenFeed(ReplayFeed):
+    """A feed whose reads fail: the market data source went away after the confirmation."""
+
+    def observe(self, market, epoch):
+        raise RuntimeError("feed gone")
+
+
+def test_a_monitoring_failure_after_confirmation_is_logged_not_recorded_on_the_batch(database_url, settings,
+                                                                                    production_version, caplog):
+    confirm_updates(database_url, production_version, ReplayFeed(production_version))
+    pipeline = Pipeline(database_url, {}, {LENDING_KEY: BrokenFeed(production_version)}, list, lambda: None,
+                        drift_rules=settings.drift_rules())
+    assert pipeline._monitor(LENDING_KEY, {1: (FIRST + DAYS - 1, {})}, ["BTC"]) == []
+    assert "drift monitoring failed after confirmation" in caplog.text
+    with session_scope(database_url) as session:
+        assert {j.state for j in session.scalars(select(Job))} == {JobState.CONFIRMED}
+        assert session.scalars(select(DriftScore)).first() is None
