@@ -268,6 +268,53 @@ def market_margin(positions: list[Position], spot: float, grid: ScenarioGrid, no
                   maintenance=max(0.0, float(losses[MM_SCENARIOS].max())) + MM_FACTOR * contingency)
 
 
+def worst_scenario(losses: Float64Array, scenarios: BoolArray) -> tuple[int, int]:
+    """(vol level, spot point) of the largest of `losses` among `scenarios`, the first in engine order on
+    ties."""
+    level, point = np.unravel_index(int(np.argmax(np.where(scenarios, losses, -np.inf))), losses.shape)
+    return int(level), int(point)
+
+
+@dataclass(frozen=True)
+class ScenarioTable:
+    """One market's grid as a risk team reads it for a book whose legs share one expiry: the spot moves
+    (columns, `SPOT_FRACTIONS` order), the vol of each level at that expiry (rows, `VOL_LEVELS` order),
+    the book's loss in every scenario, its margins and the scenarios that set them."""
+
+    grid: ScenarioGrid
+    seconds_to_expiry: int
+    spot_moves: Float64Array
+    vols: Float64Array
+    losses: Float64Array
+    margin: Margin
+    #: the short contingency C: IM = max(0, worst IM loss) + C, MM = max(0, worst MM loss) + MM_FACTOR C
+    contingency: float
+    worst_initial: tuple[int, int]
+    worst_maintenance: tuple[int, int]
+
+    def to_dict(self) -> dict[str, object]:
+        return {"static": self.grid.static,
+                "shocks": {name: getattr(self.grid, name) for name in SHOCK_NAMES},
+                "seconds_to_expiry": self.seconds_to_expiry, "vol_levels": list(VOL_LEVELS),
+                "spot_moves": self.spot_moves.tolist(), "vols": self.vols.tolist(), "losses": self.losses.tolist(),
+                "initial_scenarios": IM_SCENARIOS.tolist(), "maintenance_scenarios": MM_SCENARIOS.tolist(),
+                "mark_value": self.margin.mark_value, "initial_margin": self.margin.initial,
+                "maintenance_margin": self.margin.maintenance, "short_contingency": self.contingency,
+                "worst_initial": list(self.worst_initial), "worst_maintenance": list(self.worst_maintenance)}
+
+
+def scenario_table(positions: list[Position], spot: float, grid: ScenarioGrid, now: int) -> ScenarioTable:
+    """The grid of one market's `positions`, all live and expiring together (the vol rows are per expiry)."""
+    expiries = {p.expiry for p in positions}
+    if len(expiries) != 1 or min(expiries) <= now:
+        raise MarginInputError(f"a scenario table needs live legs of one expiry, got expiries {sorted(expiries)}")
+    seconds = expiries.pop() - now
+    losses = scenario_losses(positions, spot, grid, now)
+    return ScenarioTable(grid, seconds, grid.spot_moves(), grid.vols(seconds), losses,
+                         market_margin(positions, spot, grid, now), short_contingency(positions, spot),
+                         worst_scenario(losses, IM_SCENARIOS), worst_scenario(losses, MM_SCENARIOS))
+
+
 def portfolio_margin(positions: Iterable[Position], spot: float | Mapping[int, float],
                      grid: ScenarioGrid | Mapping[int, ScenarioGrid], now: int) -> Margin:
     """Margin of a portfolio: per market on that market's grid, summed (no offsets across markets).

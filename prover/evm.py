@@ -17,9 +17,10 @@ import struct
 import subprocess
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Coroutine, Iterator, Sequence
 
 import ezkl
 from eth_abi import encode as abi_encode
@@ -39,6 +40,18 @@ PLAIN_VERIFY_SIGNATURE = "verifyProof(bytes,uint256[])"
 _ABI_DOWNLOAD_FAILURE = "svm error"
 
 
+def _run_ezkl(coroutine: Coroutine[Any, Any, None]) -> None:
+    """Run one of EZKL's async calls to completion. A thread whose event loop is already running
+    (Playwright's sync API runs one) cannot `asyncio.run`: there the call gets a thread of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(coroutine)
+        return
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, coroutine).result()
+
+
 def _render_verifier(circuit: Circuit, sol_path: Path, reusable: bool) -> Path:
     abi_path = sol_path.with_suffix(".abi.json")
 
@@ -47,7 +60,7 @@ def _render_verifier(circuit: Circuit, sol_path: Path, reusable: bool) -> Path:
                                        str(abi_path), str(circuit.srs.path), reusable)
 
     try:
-        asyncio.run(render())
+        _run_ezkl(render())
     except RuntimeError as error:
         if _ABI_DOWNLOAD_FAILURE not in str(error) or not sol_path.exists() or sol_path.stat().st_size == 0:
             raise VerifierGenerationError(f"ezkl could not render the verifier: {error}") from error
@@ -72,7 +85,7 @@ def vka_words(circuit: Circuit) -> list[bytes]:
             await ezkl.create_evm_vka(str(circuit.paths.vk), str(circuit.paths.settings),
                                       str(circuit.paths.vka), str(circuit.srs.path))
         try:
-            asyncio.run(render())
+            _run_ezkl(render())
         except RuntimeError as error:
             raise VerifierGenerationError(f"ezkl could not create the VKA: {error}") from error
     raw = circuit.paths.vka.read_bytes()

@@ -1,6 +1,7 @@
 """Gas of the OptionsMarginEngine for 1-, 5- and 20-leg portfolios on anvil; writes JSON and a docs/gas.md section.
 
     python scripts/bench_options_gas.py [--legs 1,5,20] [--json bench-results/options_gas.json] [--out docs/gas.md]
+                                        [--previous LABEL]
 
 For each size N a fresh engine (the tests' deployment: TestRiskParameterSource with the proved BTC shocks,
 TestPriceFeed, TestToken) gets a maker and a taker who trade N BTC series (strikes 50k-88k, expiries 3-180
@@ -8,7 +9,9 @@ days, calls and puts, alternating long/short, so every leg is live and off the c
 N-th trade is measured, then the margin reads, a withdrawal (IM check), a full liquidation after a spot
 jump (N legs moved, liquidator's IM check) and one settlement. Transactions: gas used by the receipt;
 reads: eth_estimateGas including the 21,000 intrinsic gas. The section between the options-gas markers
-in docs/gas.md is replaced (scripts/gas_report.py keeps it when it rewrites the file).
+in docs/gas.md is replaced (scripts/gas_report.py keeps it when it rewrites the file); with `--previous
+LABEL` the numbers it replaces stay beside the new ones, in columns headed LABEL (after a change to the
+engine, so the doc shows what it cost).
 
 It runs on its own anvil without step tracing (`options_helpers.untraced_chain`: the tracer ape-foundry
 turns on keeps a copy of memory for every opcode, and 20-leg margin checks exhaust the machine).
@@ -79,19 +82,51 @@ def measure(n: int) -> dict[str, int]:
     return rows
 
 
-def markdown(results: dict[int, dict[str, int]]) -> str:
+def legs_label(n: int) -> str:
+    return f"{n} leg{'s' if n > 1 else ''}"
+
+
+def gas_cell(rows: dict[str, int], op: str) -> str:
+    return f"{rows[op]:,}" if op in rows else "n/a"
+
+
+def markdown(results: dict[int, dict[str, int]], previous: tuple[str, dict[int, dict[str, int]]] | None = None) -> str:
+    """The section; `previous` (label, results) adds a column beside each size with the earlier figure."""
+    from models.options import IM_SCENARIOS, MM_SCENARIOS
+
+    initial, maintenance = int(IM_SCENARIOS.sum()), int(MM_SCENARIOS.sum())
     sizes = sorted(results)
     operations = list(dict.fromkeys(op for n in sizes for op in results[n]))
+    header = [legs_label(n) for n in sizes]
+    if previous:
+        label, before = previous
+        header = [h for n in sizes for h in (legs_label(n), f"{legs_label(n)}, {label}")]
     lines = [BEGIN, "## Options margin engine", "",
              "Measured by `python scripts/bench_options_gas.py`: one market (BTC), N live legs per account,",
-             "31 Black-Scholes revaluations per leg for IM (21 IM scenarios plus the 10 MM ones it covers), 15",
+             f"{initial} Black-Scholes revaluations per leg for IM ({initial - maintenance} IM-only scenarios plus "
+             f"the {maintenance} MM ones it covers), {maintenance}",
              "for MM alone. Transactions: receipt gas; reads: eth_estimateGas with the 21,000 intrinsic gas.", "",
-             "| operation | " + " | ".join(f"{n} leg{'s' if n > 1 else ''}" for n in sizes) + " |",
-             "| --- |" + " ---: |" * len(sizes)]
+             "| operation | " + " | ".join(header) + " |", "| --- |" + " ---: |" * len(header)]
     for op in operations:
-        cells = [f"{results[n][op]:,}" if op in results[n] else "n/a" for n in sizes]
+        cells = [gas_cell(results[n], op) for n in sizes]
+        if previous:
+            cells = [c for n, new in zip(sizes, cells) for c in (new, gas_cell(before.get(n, {}), op))]
         lines.append(f"| {op} | " + " | ".join(cells) + " |")
     return "\n".join(lines + ["", END]) + "\n"
+
+
+def section_results(path: Path) -> dict[int, dict[str, int]]:
+    """The figures of the section's own table in `path` (its first column per size, as `markdown` writes
+    it), to keep beside a new measurement."""
+    text = path.read_text() if path.exists() else ""
+    if BEGIN not in text:
+        return {}
+    rows = [line.strip("|").split("|") for line in text.split(BEGIN, 1)[1].split(END, 1)[0].splitlines()
+            if line.startswith("| ")]
+    header, _rule, *body = [[cell.strip() for cell in row] for row in rows]
+    columns = {i: int(name.split()[0]) for i, name in enumerate(header) if name.split()[-1] in ("leg", "legs")}
+    return {n: {row[0]: int(row[i].replace(",", "")) for row in body if row[i] != "n/a"}
+            for i, n in columns.items()}
 
 
 def replace_section(path: Path, section: str) -> None:
@@ -109,6 +144,7 @@ def main() -> None:
     parser.add_argument("--legs", default="1,5,20")
     parser.add_argument("--json", type=Path, default=REPO_ROOT / "bench-results" / "options_gas.json")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "gas.md")
+    parser.add_argument("--previous", metavar="LABEL", help="keep the figures being replaced beside the new ones")
     args = parser.parse_args()
     ensure_node_tools_on_path()
     install_solc_shim()
@@ -118,7 +154,7 @@ def main() -> None:
         results = {n: measure(n) for n in (int(x) for x in args.legs.split(","))}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({str(n): rows for n, rows in results.items()}, indent=2) + "\n")
-    section = markdown(results)
+    section = markdown(results, (args.previous, section_results(args.out)) if args.previous else None)
     replace_section(args.out, section)
     print(section)
 

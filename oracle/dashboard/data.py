@@ -3,9 +3,10 @@
 Parameters, their history, the updates and the proposals come from the contracts (the oracle's
 RiskParametersUpdated events, the governor's proposal events), so the page shows what integrators
 read, not what the service believes it sent: per market the lending policy (max LTV, the collateral
-ratio 1 / max LTV, LT) with its forecasts, and the options model's proved shocks. Only the risk
-contributions come from the service's database: they are published with the update, not stored on
-chain.
+ratio 1 / max LTV, LT) with its forecasts, the options model's proved shocks, and the scenario grid an
+options margin engine builds from them (models.options, for a reference book at a 30-day expiry). Only
+the risk contributions come from the service's database: they are published with the update, not
+stored on chain.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 from sqlalchemy import select
 from web3.exceptions import Web3Exception
 
+from models.margin_backtest import PORTFOLIOS
+from models.options import ScenarioGrid, scenario_table
 from models.spec import LAYOUTS, LENDING, MARKETS, OPTIONS, WAD
 from oracle.chain.client import ChainGateway
 from oracle.db import DriftScore, Job, JobState, session_scope
@@ -24,6 +27,9 @@ from oracle.errors import OracleError
 from oracle.settings import Settings
 
 LATEST_UPDATES = 20
+#: The book the scenario grid is drawn for: short-gamma and short-vega, so every axis of the grid matters,
+#: and the margin backtest's headline portfolio. At spot 1 its losses and margins are fractions of spot.
+REFERENCE_BOOK = {spec.name: spec for spec in PORTFOLIOS}["short-straddle-30d"]
 
 
 def _fractions(values: dict[str, int]) -> dict[str, float]:
@@ -35,7 +41,17 @@ def _lending_view(values: dict[str, float]) -> dict[str, float]:
     return {**values, "cr": 1 / values["max_ltv"] if values["max_ltv"] else 0.0}
 
 
-def _markets(chain: ChainGateway, now: int) -> list[dict[str, Any]]:
+def _scenario_grid(market_id: int, options: dict[str, Any], paused: bool, now: int) -> dict[str, Any]:
+    """The grid an options margin engine reading this oracle uses now: the proved one while the market's
+    shocks are fresh, not paused and sane, else the static grid (`ScenarioGrid.select`)."""
+    stored = None if options["status"] == "no data" else options["values"]
+    grid = ScenarioGrid.select(stored, live=options["status"] == "fresh" and not paused)
+    book = REFERENCE_BOOK.open(1.0, grid.ref_iv, now)
+    return {"portfolio": REFERENCE_BOOK.name, "description": REFERENCE_BOOK.description,
+            **scenario_table(book.positions(market_id), 1.0, grid, now).to_dict()}
+
+
+def _markets(chain: ChainGateway, now: int, paused: bool) -> list[dict[str, Any]]:
     rows = []
     for symbol, market_id in MARKETS.items():
         row: dict[str, Any] = {"symbol": symbol, "market_id": market_id}
@@ -48,6 +64,7 @@ def _markets(chain: ChainGateway, now: int) -> list[dict[str, Any]]:
                 "age_seconds": now - stored.observed_at if stored.observed_at else None,
                 "status": "no data" if stored.observed_at == 0 else
                 "stale" if chain.is_stale(market_id, layout) else "fresh"}
+        row["scenario_grid"] = _scenario_grid(market_id, row[OPTIONS.name], paused, now)
         rows.append(row)
     return rows
 
@@ -132,9 +149,10 @@ def snapshot(settings: Settings) -> dict[str, Any]:
     try:
         chain = ChainGateway(settings.rpc_url, manifest, None, request_timeout=10)
         head = chain.w3.eth.get_block("latest")
+        paused = chain.paused()
         data["chain"] = {"chain_id": manifest["chain_id"], "block": head.number, "timestamp": head.timestamp,
-                         "oracle": chain.oracle.address, "paused": chain.paused()}
-        data["markets"] = _markets(chain, head.timestamp)
+                         "oracle": chain.oracle.address, "paused": paused}
+        data["markets"] = _markets(chain, head.timestamp, paused)
         data["history"], data["updates"] = updates(chain)
         data["proposals"] = _proposals(chain)
     except (OracleError, Web3Exception, OSError, KeyError) as error:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal, Protocol
 
-import numpy as np
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -24,6 +23,7 @@ from models.options import (
     ScenarioGrid,
     market_margin,
     scenario_losses,
+    worst_scenario,
 )
 from models.spec import MARKETS, WAD
 from oracle.api.services import PipelineDep, chain_or_none
@@ -165,8 +165,8 @@ def _check_legs(legs: list[LegIn], now: int, served: set[int]) -> None:
 
 
 def _worst(positions: list[Position], spot: float, grid: ScenarioGrid, now: int) -> ScenarioOut:
-    losses = np.where(IM_SCENARIOS, scenario_losses(positions, spot, grid, now), -np.inf)
-    level, point = np.unravel_index(int(np.argmax(losses)), losses.shape)
+    losses = scenario_losses(positions, spot, grid, now)
+    level, point = worst_scenario(losses, IM_SCENARIOS)
     move = float(grid.spot_moves()[point])
     return ScenarioOut(vol_level=VOL_LEVELS[level], spot_move=move, spot=spot * (1 + move),
                        loss=float(losses[level, point]))

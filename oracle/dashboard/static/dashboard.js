@@ -111,6 +111,56 @@ function contributionChart(container, explanation) {
   }
 }
 
+const VOL_LEVEL_NAMES = {ref: "reference", im_up: "IM vol up", im_down: "IM vol down", mm_up: "MM vol up",
+  mm_down: "MM vol down"};
+
+function headerCell(row, text) {
+  const th = document.createElement("th");
+  th.textContent = text;
+  row.appendChild(th);
+  return th;
+}
+
+// One market's scenario grid as oracle.dashboard.data sends it (models.options computed every number; this
+// only draws): spot moves across, vol levels down, the reference book's loss per scenario.
+function scenarioGrid(container, market, paused) {
+  const g = market.scenario_grid, options = market["options-margin"];
+  const why = options.status !== "fresh" ? "shocks: " + options.status
+    : paused ? "oracle paused" : "shocks outside the engine's sanity ranges";
+  const box = chartBox(container, market.symbol + ": " +
+    (g.static ? "static grid (" + why + ")" : "proved grid, epoch " + options.epoch));
+  box.dataset.market = market.symbol;
+  box.dataset.grid = g.static ? "static" : "proved";
+  const table = document.createElement("table");
+  table.className = "grid";
+  const head = table.createTHead().insertRow();
+  headerCell(head, "vol \\ spot move");
+  for (const move of g.spot_moves) headerCell(head, (move > 0 ? "+" : "") + pct(move)).className = "spot-move";
+  const body = table.createTBody();
+  g.vol_levels.forEach((level, i) => {
+    const row = body.insertRow();
+    row.dataset.level = level;
+    headerCell(row, VOL_LEVEL_NAMES[level] + " ").appendChild(
+      Object.assign(document.createElement("span"), {className: "vol", textContent: pct(g.vols[i])}));
+    g.losses[i].forEach((loss, j) => {
+      const td = cell(row, "", g.maintenance_scenarios[i][j] ? "mm" : g.initial_scenarios[i][j] ? "im" : "unused");
+      td.appendChild(Object.assign(document.createElement("span"), {className: "loss", textContent: pct(loss, 3)}));
+      const worst = [["IM", g.worst_initial], ["MM", g.worst_maintenance]]
+        .filter(([, at]) => at[0] === i && at[1] === j).map(([name]) => name);
+      if (worst.length) {
+        td.appendChild(Object.assign(document.createElement("span"), {className: "worst", textContent: worst.join(" ")}));
+      }
+    });
+  });
+  box.appendChild(table);
+  const summary = document.createElement("p");
+  summary.append("IM ", Object.assign(document.createElement("b"), {className: "initial-margin",
+    textContent: pct(g.initial_margin, 3)}), " · MM ", Object.assign(document.createElement("b"),
+    {className: "maintenance-margin", textContent: pct(g.maintenance_margin, 3)}),
+  " of spot (worst scenario loss plus the short contingency) · reference book: " + g.description);
+  box.appendChild(summary);
+}
+
 function render(data) {
   const status = document.getElementById("status");
   const paused = !data.error && data.chain.paused;
@@ -137,6 +187,10 @@ function render(data) {
   };
   layoutRows("markets", "lending", ["max_ltv", "cr", "lt", "vol", "var99", "es99"], "no chain");
   layoutRows("shocks", "options-margin", data.shocks, "no chain");
+
+  const grids = document.getElementById("grids");
+  grids.replaceChildren();
+  for (const m of data.markets) scenarioGrid(grids, m, data.chain.paused);
 
   const history = document.getElementById("history");
   history.replaceChildren();

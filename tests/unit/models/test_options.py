@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -11,7 +13,8 @@ from models.errors import MarginInputError
 from models.options import (DTE_FLOOR, IM_SCENARIOS, MM_FACTOR, MM_SCENARIOS, MIN_VOL_FOR_SHOCK_UP, REFERENCE_TENOR,
                             SANITY, SHOCK_NAMES, SHORT_CONTINGENCY, STATIC_REF_IV, STATIC_SPOT_SHOCK, VOL_DOWN_FLOOR,
                             Margin, Position, ScenarioGrid, bs_call, bs_delta, bs_put, bs_vega, market_margin,
-                            max_liquidation_fraction, portfolio_margin, scenario_losses, vol_multiplier)
+                            max_liquidation_fraction, portfolio_margin, scenario_losses, scenario_table,
+                            vol_multiplier)
 
 DAY = 86_400
 NOW = 1_750_000_000
@@ -95,6 +98,35 @@ def test_short_floor_when_shocks_vanish():
     margin = market_margin([short], 60_000.0, flat, NOW)
     assert margin.initial == pytest.approx(2 * SHORT_CONTINGENCY * 60_000)
     assert margin.maintenance == pytest.approx(MM_FACTOR * margin.initial)
+
+
+def test_scenario_table_is_its_books_grid_and_margin():
+    straddle = [Position(1, 60_000.0, NOW + 30 * DAY, is_call, -1.0) for is_call in (True, False)]
+    table = scenario_table(straddle, 60_000.0, GRID, NOW)
+    losses = scenario_losses(straddle, 60_000.0, GRID, NOW)
+    margin = market_margin(straddle, 60_000.0, GRID, NOW)
+    assert table.seconds_to_expiry == 30 * DAY
+    np.testing.assert_allclose(table.vols, GRID.vols(30 * DAY))
+    np.testing.assert_allclose(table.spot_moves, GRID.spot_moves())
+    np.testing.assert_allclose(table.losses, losses)
+    assert (table.margin.initial, table.margin.maintenance) == pytest.approx((margin.initial, margin.maintenance))
+    # the marked scenarios are the worst of each set and, with the contingency, the margins
+    assert IM_SCENARIOS[table.worst_initial] and MM_SCENARIOS[table.worst_maintenance]
+    assert losses[table.worst_initial] == pytest.approx(losses[IM_SCENARIOS].max())
+    assert losses[table.worst_maintenance] == pytest.approx(losses[MM_SCENARIOS].max())
+    assert table.contingency == pytest.approx(2 * SHORT_CONTINGENCY * 60_000)
+    assert margin.initial == pytest.approx(losses[table.worst_initial] + table.contingency)
+    assert margin.maintenance == pytest.approx(losses[table.worst_maintenance] + MM_FACTOR * table.contingency)
+    shown = json.loads(json.dumps(table.to_dict()))
+    assert np.shape(shown["losses"]) == (5, 7) and shown["worst_initial"] == list(table.worst_initial)
+
+
+def test_scenario_table_needs_live_legs_of_one_expiry():
+    legs = [Position(1, 60_000.0, NOW + 30 * DAY, True, -1.0), Position(1, 60_000.0, NOW + 7 * DAY, False, -1.0)]
+    with pytest.raises(MarginInputError, match="one expiry"):
+        scenario_table(legs, 60_000.0, GRID, NOW)
+    with pytest.raises(MarginInputError, match="one expiry"):
+        scenario_table(legs[1:], 60_000.0, GRID, NOW + 7 * DAY)
 
 
 def test_expired_positions_intrinsic_then_settled():
