@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from dataclasses import fields
 from pathlib import Path
 
 import ape
+import click
 import pytest
 from click.testing import CliRunner
 from eth_utils import keccak
@@ -103,6 +105,18 @@ def run_deploy(chain, *args: str):
 def test_deploy_script_has_an_option_for_every_setting():
     names = {param.name for param in DEPLOY.params}
     assert {f.name for f in (*fields(GovernanceConfig), *fields(Timing))} <= names
+
+
+def test_deploy_script_options_table_in_docs_shows_the_command_defaults():
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "contracts.md").read_text()
+    rows = dict(re.findall(r"^\| `(--[a-z-]+)[^|]*\| ([^|]+) \|", docs, flags=re.MULTILINE))
+    # Ape's command adds its connection options when it first parses arguments.
+    options = [p for p in DEPLOY.params
+               if isinstance(p, click.Option) and p.name not in ("network", "provider_settings")]
+    assert {p.opts[0] for p in options} == set(rows)
+    for param in options:
+        if isinstance(param.default, (int, str)) and not param.is_flag:
+            assert rows[param.opts[0]] == f"`{param.default}`", param.opts[0]
 
 
 @pytest.mark.slow
