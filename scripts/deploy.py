@@ -118,6 +118,7 @@ def setting(config, name: str, help: str, type=click.IntRange(min=0)):
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="manifest path")
 def cli(markets_per_proof, model_id, deployer, publishers, quorum, guardian, max_report_age,
         max_governance_report_age, staleness_period, holders, keep_admin, out, **governance):
+    # `governance`: the GovernanceConfig settings but `holders` (the `setting` options above)
     from ape import chain
     from ape.exceptions import ContractLogicError
 
