@@ -29,6 +29,8 @@ from oracle.reports import Report, Signature, ordered
 from prover.toolchain import REPO_ROOT
 
 ZERO_ADDRESS = "0x" + "00" * 20
+#: The contracts whose constructors check deployment settings (deployed first by `deploy_system`).
+SETTINGS_CHECKED_BY = ("RiskOracle", "RiskVotesToken", "RiskTimelock", "RiskGovernor")
 #: (minBp, maxBp, maxIncreaseBp, maxDecreaseBp), IRiskOracle.Guard
 GuardTuple = tuple[int, int, int, int]
 
@@ -52,8 +54,8 @@ class GovernanceConfig:
 
     Defaults are production-minded for a 12-second chain (docs/contracts.md): a day's voting delay, a
     week's vote, 1% of the supply to propose, 4% quorum, a two-day timelock. Tests and the local demo
-    pass `LOCAL_GOVERNANCE`. `holders` splits the supply (address → amount, delegated to themselves);
-    the rest stays with the deployer.
+    pass `LOCAL_GOVERNANCE`. `holders` splits the supply (address → amount in base units); the rest
+    stays with the deployer, who delegates to itself. A holder's tokens vote once it delegates (ERC20Votes).
     """
 
     voting_delay: int = 7_200
@@ -174,6 +176,28 @@ def write_manifest(deployment: Deployment, path: Path) -> Path:
     return path
 
 
+def contract_error(error: Any) -> tuple[str, dict[str, Any]] | None:
+    """The custom error (name, inputs) of `deploy_system`'s contracts that an Ape ContractLogicError
+    carries, or None. Ape decodes a revert by the reverting contract's address, which a failed
+    deployment never gets, so a constructor's error arrives as raw revert data."""
+    from ape import networks
+    from ape.exceptions import CustomError
+    from hexbytes import HexBytes
+
+    if isinstance(error, CustomError):
+        return type(error).__name__, dict(error.inputs)
+    message = error.revert_message or ""
+    if not message.startswith("0x"):
+        return None
+    data = HexBytes(message)
+    for name in SETTINGS_CHECKED_BY:
+        errors = getattr(project(), name).contract_type.errors
+        if data[:4] in errors:
+            abi = errors[data[:4]]
+            return abi.name, dict(networks.ecosystem.decode_calldata(abi, data[4:]))
+    return None
+
+
 def sanity_guards(layout: Layout) -> list[GuardTuple]:
     """Bounds-only guards (0 to the largest value a guard can express) for every output of a layout:
     what a layout of forecasts gets, and what a deployment without a model card's steps starts from."""
@@ -226,11 +250,24 @@ def deploy_system(deployer: Any, publishers: Sequence[Any], models: Sequence[Mod
     """
     from ape import chain
 
+    if any(m.vka_words is None and m.verifier is None for m in models):
+        raise ValueError("a model needs VKA words (reusable verifier) or a deployed plain verifier address")
     p = project()
     me = {"sender": deployer}
     guardian = guardian or deployer
     addresses = [a if isinstance(a, str) else a.address for a in publishers]
+    # The constructors check the settings (quorum, timing, voting period, quorum fraction, the token
+    # split): they run first, so a refused setting costs no more than these deployments.
     oracle = p.RiskOracle.deploy(deployer.address, guardian.address, addresses, quorum, timing.as_tuple(), **me)
+    token = p.RiskVotesToken.deploy(governance.token_name, governance.token_symbol, deployer.address,
+                                    governance.token_supply, **me)
+    for holder, amount in governance.holders.items():
+        token.transfer(holder, amount, **me)
+    timelock = p.RiskTimelock.deploy(governance.timelock_delay, [], [], deployer.address, **me)
+    governor = p.RiskGovernor.deploy(token.address, timelock.address, oracle.address, governance.voting_delay,
+                                     governance.voting_period, governance.proposal_threshold,
+                                     governance.quorum_percent, **me)
+
     for layout in LAYOUTS.values():
         oracle.registerLayout(layout.layout_id, layout_tuple(layout), **me)
     markets = sorted({m for model in models for m in model.markets})
@@ -241,20 +278,10 @@ def deploy_system(deployer: Any, publishers: Sequence[Any], models: Sequence[Mod
     needs_reusable = any(m.vka_words is not None and m.verifier is None for m in models)
     reusable = deploy_verifier(deployer) if needs_reusable else ZERO_ADDRESS
     for model in models:
-        if model.vka_words is None and model.verifier is None:
-            raise ValueError("a model needs VKA words (reusable verifier) or a deployed plain verifier address")
         register_model(oracle, model, model.verifier or reusable, deployer)
 
-    token = p.RiskVotesToken.deploy(governance.token_name, governance.token_symbol, deployer.address,
-                                    governance.token_supply, **me)
-    for holder, amount in governance.holders.items():
-        token.transfer(holder, amount, **me)
     # `delegate` is shadowed by an attribute of Ape's ContractInstance, hence invoke_transaction.
     token.invoke_transaction("delegate", deployer.address, **me)
-    timelock = p.RiskTimelock.deploy(governance.timelock_delay, [], [], deployer.address, **me)
-    governor = p.RiskGovernor.deploy(token.address, timelock.address, oracle.address, governance.voting_delay,
-                                     governance.voting_period, governance.proposal_threshold,
-                                     governance.quorum_percent, **me)
     for role in (timelock.PROPOSER_ROLE(), timelock.CANCELLER_ROLE(), timelock.EXECUTOR_ROLE()):
         timelock.grantRole(role, governor.address, **me)
     timelock.grantRole(timelock.CANCELLER_ROLE(), guardian.address, **me)
