@@ -108,22 +108,22 @@ def run_retrain(settings: Settings, retrain_id: str) -> str:
             return retrain.state
         model_version, epoch, evidence = retrain.model_version, retrain.epoch, dict(retrain.evidence)
         done = {p["k"] for p in retrain.proposals}
+        taken = [p["model_id"] for p in retrain.proposals]
     try:
         model_id, _, version = model_version.partition("@")
         new = _version_for(load_version(model_id, version), epoch)
         governance = _governance(settings)
         sizes = [k for k in settings.models[model_version] if k not in done]
-        first_id = 1 + max(int(m["model_id"]) for m in governance.manifest["models"]) + len(done)
-        for offset, k in enumerate(sizes):
+        for k, new_id in zip(sizes, governance.free_model_ids(len(sizes), taken)):
             out = Path(settings.proposals_dir) / f"{new.model_id}@{new.version}-k{k}.json"
             proposal = governance.propose_model(f"{new.model_id}@{new.version}", out,
-                                                k, first_id + offset, backtest=new.card["walk_forward"],
+                                                k, new_id, backtest=new.card["walk_forward"],
                                                 evidence=evidence_lines(evidence, epoch),
                                                 end=str((epoch_start(epoch) - DAY).date()))
             with session_scope(settings.database_url) as session:
                 row = session.get(Retrain, retrain_id)
                 row.new_version = f"{new.model_id}@{new.version}"
-                row.proposals = [*row.proposals, {"k": k, "model_id": first_id + offset,
+                row.proposals = [*row.proposals, {"k": k, "model_id": new_id,
                                                   "proposal_id": str(proposal.proposal_id),
                                                   "tx_hash": proposal.tx_hash, "bundle": str(proposal.bundle_path)}]
     except TransientError:

@@ -268,7 +268,7 @@ class Governance:
         if strip_metadata(compiled["runtime"]) != strip_metadata(bytes(self.w3.eth.get_code(verifier))):
             raise GovernanceError(f"the deployed verifier {verifier} is not the reusable verifier this circuit "
                                   "regenerates: deploy that one first and record it in the deployment manifest")
-        new_id = new_model_id or 1 + max(int(m["model_id"]) for m in self.manifest["models"])
+        new_id = new_model_id or self.free_model_ids(1)[0]
         retired = [int(m["model_id"]) for m in self.manifest["models"]
                    if retire and m["markets_per_proof"] == k and m["layout"] == layout.name]
         markets = list(MARKETS.values())
@@ -296,6 +296,16 @@ class Governance:
         function = self.governor.functions.propose([self.oracle.address] * len(calldatas), [0] * len(calldatas),
                                                    calldatas, description)
         return self._submit(function, bundle, description, new_id, out, "not applicable: model upgrade")
+
+    def free_model_ids(self, count: int, taken: Sequence[int] = ()) -> list[int]:
+        """`count` model ids above the manifest's that no model on chain holds (governance may have
+        registered some since the manifest was written) and not in `taken` (e.g. open proposals')."""
+        found, candidate = [], 1 + max(int(m["model_id"]) for m in self.manifest["models"])
+        while len(found) < count:
+            if candidate not in taken and int(self.oracle.functions.getModel(candidate).call()[0], 16) == 0:
+                found.append(candidate)
+            candidate += 1
+        return found
 
     def _verify_with_vka(self, verifier: str, vka: Sequence[bytes], proof: bytes, instances: Sequence[int]) -> int:
         """The block at which `proof` verified on the reusable verifier under `vka`, registering the VKA

@@ -127,6 +127,8 @@ def test_a_firing_rule_retrains_on_known_data_and_opens_a_verified_upgrade_propo
     assert card["walk_forward"]["BTC"]["test_end"] == "2022-11-30"
 
     governance = Governance.from_files(settings.rpc_url, settings.deployment_path, None)
+    new_ids = [p["model_id"] for p in proposals]
+    assert len(set(new_ids)) == 2 and not set(new_ids) & {m["model_id"] for m in governance.manifest["models"]}
     shown = {p["proposal_id"]: p for p in snapshot(monitored)["proposals"]}
     for entry in proposals:
         number = int(entry["proposal_id"])
@@ -135,7 +137,7 @@ def test_a_firing_rule_retrains_on_known_data_and_opens_a_verified_upgrade_propo
         description = bundle.proposal.description
         assert f"model upgrade to {retrain.new_version} as model id {entry['model_id']}" in description
         assert "Drift: rules fired at epoch" in description and "- BTC: kupiec_p" in description
-        assert "proof verified on" in description and "| har-policy |" in description  # evidence, backtest
+        assert "proof verified on" in description and "Walk-forward backtest (out of sample)" in description
         # the proof verifies on the deployed verifier under the new VKA, as it did at proposal time
         verifier = governance.manifest["contracts"]["verifier"]
         returned = governance.w3.eth.call({"to": verifier, "data": verifier_calldata(
