@@ -35,7 +35,8 @@ from models.drift import DriftReport, DriftRules
 from models.errors import ModelError
 from models.features import DAY, epoch_start
 from models.train import ForecasterConfig, train
-from models.versions import RETRAINED_DIR, ModelVersion, load_version, version_dir
+import models.versions as versions
+from models.versions import ModelVersion, load_version, version_dir
 from oracle.db import Retrain, session_scope
 from oracle.drift import drift_status
 from oracle.errors import OracleError, TransientError
@@ -92,7 +93,7 @@ def _version_for(drifting: ModelVersion, epoch: int) -> ModelVersion:
         return load_version(drifting.model_id, name)
     config = ForecasterConfig.from_dict(drifting.card["train_config"])
     stored, _ = train(config, drifting.policy, drifting.model_id, name, until=epoch_start(epoch) - DAY,
-                      root=RETRAINED_DIR)
+                      root=versions.RETRAINED_DIR)
     return stored
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from models.spec import LENDING, WAD
+import models.versions as versions
 from models.versions import load_version
 from oracle.bundle import Bundle
 from oracle.chain.local import deploy_local, start_anvil
@@ -104,13 +105,14 @@ def test_the_replayed_month_is_scored_and_a_drift_rule_fires_in_the_crash(settin
     assert score_confirmed(settings.database_url, build_pipeline(settings).feeds) == 0
 
 
-def test_a_firing_rule_retrains_on_known_data_and_opens_a_verified_upgrade_proposal(settings, tmp_path):
+def test_a_firing_rule_retrains_on_known_data_and_opens_a_verified_upgrade_proposal(settings, tmp_path, monkeypatch):
     """Runs after the two above, on their database and chain: with the rules of the test above, the
     confirmation of the next day (2022-12-01) fires them, and the pipeline runs the whole path itself:
     a retrain on the days before that epoch, its circuits, and one upgrade proposal per batch size whose
     proof verified on the deployed verifier before it was sent; the proposals stay open for the vote."""
     monitored = settings.model_copy(update={"drift_min_days": 20, "drift_kupiec_p_min": 0.05,
                                             "proposals_dir": tmp_path})
+    monkeypatch.setattr(versions, "RETRAINED_DIR", tmp_path / "versions")  # trained here, not found from a past run
     epoch = FIRST + DAYS
     outcomes = replay_epochs(build_pipeline(monitored), BOTH, [epoch], [LENDING_KEY])
     assert [o.state for o in outcomes] == [JobState.CONFIRMED] * 2
