@@ -5,8 +5,9 @@ An update of epoch E forecasts the UTC day that starts at E (its vol, VaR99 and 
 once the update of epoch E + 1 is confirmed: its committed window ends with the day's 23:00 bar. The
 scorer rebuilds that window from the feed, checks it against the data hash the E + 1 update committed
 (so a score never reads bars the chain did not see, nor any later than E's horizon), and computes the
-day's return and realised variance with models.features.daily_realised. The EWMA baseline is filtered
-through the same bars, so its QLIKE is on exactly the days the model is scored on.
+day's return and realised variance with models.features.daily_realised. The baselines are scored on
+exactly the days the model is: EWMA filtered through the same bars, and HAR-RV (coefficients fitted on
+the version's training days) on the 22 days the scored update itself committed.
 
 Scores are rows of `drift_scores`, unique per job: scoring is idempotent and runs after every
 confirmation (oracle/pipeline.py) and again whenever asked (`score_confirmed`). The PSI compares the
@@ -25,10 +26,10 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.baselines import EWMA
+from models.baselines import EWMA, HAR, BaselineResult
 from models.drift import DriftReport, DriftRules, drift_report, input_summary, score_update
 from models.backtest import qlike_losses
-from models.features import daily_realised, epoch_start
+from models.features import DAY, daily_realised, epoch_start
 from models.train import Samples, known_days
 from models.versions import load_version
 from oracle.db import DriftScore, Job, JobState, session_scope
@@ -45,27 +46,43 @@ FORECASTS = ("vol", "var99", "es99")
 BASELINE = EWMA(warmup=7)
 
 
-def realised_day(feed: MarketFeed, realised: Job, day: pd.Timestamp) -> tuple[pd.DataFrame, pd.Series] | None:
-    """The daily frame of the bars `realised` committed, and its row for `day`; None when the feed's
-    bars differ from the committed ones or do not hold the day."""
+def committed_days(feed: MarketFeed, job: Job) -> pd.DataFrame | None:
+    """The daily frame of the bars `job` committed; None when the feed's bars differ from them."""
     try:
-        observed = feed.observe(realised.market, realised.epoch)
+        observed = feed.observe(job.market, job.epoch)
     except DataRejectedError:
         return None
-    if "0x" + data_hash(observed.data).hex() != realised.data_hash:
-        log.warning("drift: bars differ from the committed ones", extra={"job_id": realised.id})
+    if "0x" + data_hash(observed.data).hex() != job.data_hash:
+        log.warning("drift: bars differ from the committed ones", extra={"job_id": job.id})
         return None
-    daily = daily_realised(observed.data.hourly)
-    return (daily, daily.loc[day]) if day in daily.index else None
+    return daily_realised(observed.data.hourly)
 
 
-def baseline_qlike(daily: pd.DataFrame, day: pd.Timestamp, rv: float) -> dict[str, float]:
-    """The EWMA baseline's QLIKE for `day`, from the committed days before it only."""
+@lru_cache(maxsize=16)
+def har_baseline(model_version: str, market: str) -> BaselineResult | None:
+    """HAR-RV fitted on the days the version was trained on (up to the last day its card records):
+    the baseline's coefficients never see a day the model did not."""
+    last = _trained_until(model_version, market)
+    return None if last is None else HAR().fit(known_days(market, last))
+
+
+def baseline_qlike(daily: pd.DataFrame, day: pd.Timestamp, rv: float,
+                   forecast_days: pd.DataFrame | None, har: BaselineResult | None) -> dict[str, float]:
+    """The baselines' QLIKE for `day`: EWMA filtered through the committed days before it, HAR-RV
+    from the 22 days the scored update itself committed (`forecast_days`, ending the day before)."""
+    losses = {}
     history = daily.loc[:day]
-    if len(history) <= BASELINE.warmup:
-        return {}
-    variance = BASELINE.fit(history.iloc[:-1]).forecast(history, pd.DatetimeIndex([day])).variance
-    return {BASELINE.name: float(qlike_losses(np.array([rv]), variance)[0])}
+    if len(history) > BASELINE.warmup:
+        variance = BASELINE.fit(history.iloc[:-1]).forecast(history, pd.DatetimeIndex([day])).variance
+        losses[BASELINE.name] = float(qlike_losses(np.array([rv]), variance)[0])
+    if har is not None and forecast_days is not None:
+        data = pd.concat([forecast_days.loc[:day - DAY], daily.loc[[day]]])
+        try:
+            variance = har.forecast(data, pd.DatetimeIndex([day])).variance
+        except KeyError:  # fewer than 22 committed days before `day`: no HAR forecast
+            return losses
+        losses[HAR.name] = float(qlike_losses(np.array([rv]), variance)[0])
+    return losses
 
 
 def score_job(session: Session, feed: MarketFeed, job: Job) -> DriftScore | None:
@@ -76,16 +93,18 @@ def score_job(session: Session, feed: MarketFeed, job: Job) -> DriftScore | None
     if realised is None:
         return None
     day = epoch_start(job.epoch)
-    found = realised_day(feed, realised, day)
-    if found is None:
+    daily = committed_days(feed, realised)
+    if daily is None or day not in daily.index:
         return None
-    daily, row = found
+    row = daily.loc[day]
     score = score_update(*(float(job.values[n]) for n in FORECASTS), ret=float(row["ret"]), rv=float(row["rv"]))
+    baselines = baseline_qlike(daily, day, float(row["rv"]), committed_days(feed, job),
+                               har_baseline(job.model_version, job.market))
     entry = DriftScore(job_id=job.id, model_version=job.model_version, market=job.market, epoch=job.epoch,
                        realised_job_id=realised.id, ret=float(row["ret"]), rv=float(row["rv"]),
                        qlike=score["qlike"], var_breach=score["var_breach"] > 0,
                        es_breach=score["es_breach_gap"] > 0, excess_loss=score["excess_loss"],
-                       baseline_qlike=baseline_qlike(daily, day, float(row["rv"])))
+                       baseline_qlike=baselines)
     session.add(entry)
     return entry
 
@@ -120,18 +139,24 @@ def scores_frame(session: Session, model_version: str, market: str) -> pd.DataFr
     return frame.join(baselines.add_prefix("baseline_"))
 
 
+def _trained_until(model_version: str, market: str) -> pd.Timestamp | None:
+    """The last day of `market` the version's card says it was trained on (None: not trained on it)."""
+    model_id, _, version = model_version.partition("@")
+    data = load_version(model_id, version).card.get("data", {}).get(market)
+    return None if data is None else pd.Timestamp(data["last"], tz="UTC")
+
+
 @lru_cache(maxsize=16)
 def training_inputs(model_version: str, market: str) -> pd.DataFrame:
     """The PSI's reference: the input summary (`models.drift.input_summary`) of every window the
     version was trained on, rebuilt from the bundled days up to the last day its card records for the
     market (empty for a market it was not trained on)."""
+    last = _trained_until(model_version, market)
+    if last is None:
+        return pd.DataFrame()
     model_id, _, version = model_version.partition("@")
     trained = load_version(model_id, version)
-    data = trained.card.get("data", {}).get(market)
-    if data is None:
-        return pd.DataFrame()
-    samples = Samples.of(known_days(market, pd.Timestamp(data["last"], tz="UTC")), trained.window,
-                         trained.feature_set)
+    samples = Samples.of(known_days(market, last), trained.window, trained.feature_set)
     return input_summary(samples.features, trained.window)
 
 

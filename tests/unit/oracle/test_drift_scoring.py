@@ -6,12 +6,15 @@ opens (tests/integration/test_replay.py runs one to its proposals on anvil)."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from models.backtest import qlike_losses
+from models.baselines import HAR
 from models.features import daily_realised, epoch_start
+from models.train import known_days
 from oracle.api.app import create_app
 from oracle.dashboard.data import snapshot
 from oracle.db import DriftScore, Job, JobState, Retrain, session_scope, utcnow
@@ -51,6 +54,8 @@ def test_each_update_is_scored_once_against_the_next_committed_day(scored, produ
     assert count == DAYS - 1  # the last update's day is not closed by a confirmed update yet
     assert score_confirmed(url, {LENDING_KEY: feed}) == 0
     daily = daily_realised(production_version.market_data("BTC").hourly)
+    history = known_days("BTC")
+    har = HAR().fit(known_days("BTC", pd.Timestamp(production_version.card["data"]["BTC"]["last"], tz="UTC")))
     with session_scope(url) as session:
         rows = session.scalars(select(DriftScore).order_by(DriftScore.epoch)).all()
         jobs = {j.id: j for j in session.scalars(select(Job))}
@@ -64,6 +69,10 @@ def test_each_update_is_scored_once_against_the_next_committed_day(scored, produ
             assert row.qlike == pytest.approx(qlike_losses(np.array([day["rv"]]), np.array([variance]))[0], rel=1e-9)
             assert row.var_breach == (-day["ret"] / 100 > values["var99"])
             assert row.baseline_qlike["ewma"] > -1
+            # HAR-RV from the scored update's own 22 committed days equals HAR over the whole history
+            variance = har.forecast(history, pd.DatetimeIndex([epoch_start(row.epoch)])).variance
+            assert row.baseline_qlike["har"] == pytest.approx(
+                qlike_losses(np.array([day["rv"]]), variance)[0], rel=1e-9)
         breaches = [r.epoch for r in rows if r.var_breach]
     assert 19_305 in breaches, "the FTX crash day breaches VaR99"
 
