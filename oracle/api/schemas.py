@@ -140,6 +140,19 @@ class DriftScoreOut(BaseModel):
     baseline_qlike: dict[str, float]
 
 
+class RetrainOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    epoch: int = Field(description="the confirmed epoch whose scores fired the rules; the retrain read no day from it on")
+    state: str = Field(description="pending, proposed or failed")
+    new_version: str | None = Field(description="the retrained version, model_id@version")
+    evidence: dict[str, Any] = Field(description="market → the drift report whose rules fired")
+    proposals: list[dict[str, Any]] = Field(description="one upgrade proposal per batch size: k, model_id, "
+                                                        "proposal_id, tx_hash, bundle")
+    error: str | None
+
+
 class DriftOut(BaseModel):
     symbol: str
     model: str
@@ -152,9 +165,11 @@ class DriftOut(BaseModel):
     qlike: float | None = Field(description="the model's mean QLIKE over the window")
     baseline_qlike: dict[str, float] = Field(description="each baseline's mean QLIKE on the same days")
     qlike_ratio: float | None
+    psi: dict[str, float] = Field(description="PSI of each input summary against the version's training windows")
     rules: list[DriftRuleOut] = Field(description="every judged rule; none below the minimum of scored days")
     drifting: bool
     scores: list[DriftScoreOut] = Field(description="the window's daily scores, newest first")
+    retrains: list[RetrainOut] = Field(description="the retrains the model's rules opened, newest first")
 
 
 class ModelOut(BaseModel):

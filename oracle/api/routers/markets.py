@@ -6,9 +6,10 @@ from sqlalchemy import select
 from models.liquidation import LiquidationModel
 from models.spec import LAYOUTS, LENDING, MARKETS, WAD
 from oracle.api.deps import SessionDep, SettingsDep
-from oracle.api.schemas import DriftOut, DriftRuleOut, DriftScoreOut, JobOut, LiquidationProbability, MarketOut, OnChainLayout
+from oracle.api.schemas import (DriftOut, DriftRuleOut, DriftScoreOut, JobOut, LiquidationProbability, MarketOut, OnChainLayout,
+                                RetrainOut)
 from oracle.api.services import PipelineDep, chain_or_none
-from oracle.db import DriftScore, Job, JobState
+from oracle.db import DriftScore, Job, JobState, Retrain
 from oracle.drift import drift_status
 from oracle.errors import DataRejectedError, OracleError
 
@@ -91,8 +92,10 @@ def market_drift(symbol: str, settings: SettingsDep, session: SessionDep, model:
     return DriftOut(symbol=symbol, model=model, days=report.days, first=report.first, last=report.last,
                     var_hits=report.var_hits, kupiec_p=report.kupiec_p, christoffersen_p=report.christoffersen_p,
                     qlike=report.qlike, baseline_qlike=report.baseline_qlike, qlike_ratio=report.qlike_ratio,
-                    rules=[DriftRuleOut(**vars(c)) for c in report.checks], drifting=report.drifting,
-                    scores=[DriftScoreOut.model_validate(r) for r in recent])
+                    psi=report.psi, rules=[DriftRuleOut(**vars(c)) for c in report.checks], drifting=report.drifting,
+                    scores=[DriftScoreOut.model_validate(r) for r in recent],
+                    retrains=[RetrainOut.model_validate(r) for r in session.scalars(
+                        select(Retrain).where(Retrain.model_version == model).order_by(Retrain.created_at.desc()))])
 
 
 @router.get("/{symbol}/liquidation-probability", response_model=LiquidationProbability,

@@ -104,6 +104,7 @@ def test_rules_from_settings_fire_in_the_crash_window(scored, settings):
     assert body["drifting"] and body["days"] == DAYS - 1 and len(body["scores"]) == DAYS - 1
     rule = next(r for r in body["rules"] if r["name"] == "kupiec_p")
     assert rule["fired"] and rule["value"] == pytest.approx(kupiec.value) and rule["threshold"] == pytest.approx(0.05)
+    assert body["psi"] == pytest.approx(report.psi) and body["retrains"] == []
     assert client.get("/markets/XYZ/drift").status_code == 404
 
     exposition = render(url, strict.markets, strict.drift_rules()).decode()
@@ -136,6 +137,9 @@ def test_a_firing_rule_opens_one_retrain_until_it_ends(scored, settings):
         assert any(c["name"] == "kupiec_p" and c["fired"] for c in retrain.evidence["BTC"]["checks"])
         [headline, btc] = evidence_lines(retrain.evidence, last)
     assert "2022-11-20" in headline and btc.startswith("- BTC: kupiec_p ") and "< 0.05" in btc
+    [shown] = TestClient(create_app(settings.model_copy(update={"database_url": url}))).get(
+        "/markets/BTC/drift").json()["retrains"]
+    assert (shown["id"], shown["state"], shown["epoch"], shown["new_version"]) == (opened, PENDING, last, None)
     finish(settings.model_copy(update={"database_url": url}), opened, FAILED, "test")
     assert open_retrain(url, LENDING_KEY, last + 1, ["BTC"], strict) not in (None, opened)
 
