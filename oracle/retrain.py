@@ -17,18 +17,21 @@ runs it inline):
    description holding the drift evidence and the walk-forward backtest for voters (the dashboard
    lists the governor's proposals).
 
-A crash mid-retrain leaves the row pending: the task runs again, reuses the stored version and the
-circuit cache, and opens only the proposals not yet recorded.
+A worker claims a retrain (pending → running) before it works on it; a crash leaves it running until
+`retrain_lease_seconds` lapse, after which the redelivered task claims it again, reuses the stored
+version and the circuit cache, and opens only the proposals not yet recorded.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Collection
 
-from sqlalchemy import select
+from requests import RequestException
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from models.drift import DriftReport, DriftRules
@@ -37,16 +40,18 @@ from models.features import DAY, epoch_start
 from models.train import ForecasterConfig, train
 import models.versions as versions
 from models.versions import ModelVersion, load_version, version_dir
-from oracle.db import Retrain, session_scope
+from oracle.db import Retrain, session_scope, utcnow
 from oracle.drift import drift_status
 from oracle.errors import OracleError, TransientError
 from oracle.governance import Governance
+from oracle.pipeline import aware
 from oracle.settings import Settings
 from prover.errors import ProverError
 
 log = logging.getLogger(__name__)
 
-PENDING, PROPOSED, FAILED = "pending", "proposed", "failed"
+PENDING, RUNNING, PROPOSED, FAILED = "pending", "running", "proposed", "failed"
+OPEN = (PENDING, RUNNING, PROPOSED)
 
 
 def retrained_version(version: str, epoch: int) -> str:
@@ -70,17 +75,20 @@ def open_retrain(database_url: str, model_version: str, epoch: int, markets: Col
                  rules: DriftRules) -> str | None:
     """A new pending retrain of `model_version` when its rules fire in any of `markets` after the
     confirmation of `epoch`; None when none fires or a retrain of the version is already open."""
-    with session_scope(database_url) as session:
-        if session.scalars(select(Retrain.id).where(Retrain.model_version == model_version,
-                                                    Retrain.state.in_([PENDING, PROPOSED]))).first():
-            return None
-        reports: dict[str, DriftReport] = {m: drift_status(session, model_version, m, rules) for m in markets}
-        evidence = {m: r.to_dict() for m, r in reports.items() if r.drifting}
-        if not evidence:
-            return None
-        retrain = Retrain(id=uuid.uuid4().hex, model_version=model_version, epoch=epoch, evidence=evidence,
-                          state=PENDING, proposals=[])
-        session.add(retrain)
+    try:
+        with session_scope(database_url) as session:
+            if session.scalars(select(Retrain.id).where(Retrain.model_version == model_version,
+                                                        Retrain.state.in_(OPEN))).first():
+                return None
+            reports: dict[str, DriftReport] = {m: drift_status(session, model_version, m, rules) for m in markets}
+            evidence = {m: r.to_dict() for m, r in reports.items() if r.drifting}
+            if not evidence:
+                return None
+            retrain = Retrain(id=uuid.uuid4().hex, model_version=model_version, epoch=epoch, evidence=evidence,
+                              state=PENDING, proposals=[])
+            session.add(retrain)
+    except IntegrityError:  # another worker confirming this epoch's other batch opened it first
+        return None
     log.warning("drift rules fired: retrain opened", extra={"retrain_id": retrain.id,
                                                             "model_version": model_version, "epoch": epoch})
     return retrain.id
@@ -105,15 +113,22 @@ def run_retrain(settings: Settings, retrain_id: str) -> str:
         retrain = session.get(Retrain, retrain_id)
         if retrain is None:
             raise OracleError(f"no retrain {retrain_id}")
-        if retrain.state != PENDING:
+        # a running retrain is another worker's until its lease lapses (that worker died)
+        lapsed = aware(retrain.updated_at) < utcnow() - timedelta(seconds=settings.retrain_lease_seconds)
+        if not (retrain.state == PENDING or (retrain.state == RUNNING and lapsed)):
             return retrain.state
+        claimed = session.execute(update(Retrain).where(Retrain.id == retrain_id, Retrain.state == retrain.state,
+                                                        Retrain.updated_at == retrain.updated_at)
+                                  .values(state=RUNNING, updated_at=utcnow())).rowcount
+        if not claimed:  # another worker claimed it between the read and the update
+            return RUNNING
         model_version, epoch, evidence = retrain.model_version, retrain.epoch, dict(retrain.evidence)
         done = {p["k"] for p in retrain.proposals}
         taken = [p["model_id"] for p in retrain.proposals]
     try:
         model_id, _, version = model_version.partition("@")
+        governance = _governance(settings)  # before minutes of training: a missing deployment fails fast
         new = _version_for(load_version(model_id, version), epoch)
-        governance = _governance(settings)
         sizes = [k for k in settings.models[model_version] if k not in done]
         for k, new_id in zip(sizes, governance.free_model_ids(len(sizes), taken)):
             out = Path(settings.proposals_dir) / f"{new.model_id}@{new.version}-k{k}.json"
@@ -128,7 +143,11 @@ def run_retrain(settings: Settings, retrain_id: str) -> str:
                                                   "proposal_id": str(proposal.proposal_id),
                                                   "tx_hash": proposal.tx_hash, "bundle": str(proposal.bundle_path)}]
     except TransientError:
+        finish(settings, retrain_id, PENDING, None)  # for the retry to claim
         raise
+    except RequestException as error:  # the chain unreachable: retried
+        finish(settings, retrain_id, PENDING, None)
+        raise TransientError(f"retrain {retrain_id}: {error}") from error
     except (OracleError, ModelError, ProverError, OSError) as error:
         log.exception("retrain failed", extra={"retrain_id": retrain_id})
         return finish(settings, retrain_id, FAILED, f"{type(error).__name__}: {error}")

@@ -5,6 +5,8 @@ opens (tests/integration/test_replay.py runs one to its proposals on anvil)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -22,7 +24,7 @@ from oracle.drift import drift_status, score_confirmed, training_inputs
 from oracle.feed import ReplayFeed
 from oracle.metrics import render
 from oracle.pipeline import Pipeline, new_id
-from oracle.retrain import FAILED, PENDING, evidence_lines, finish, open_retrain
+from oracle.retrain import FAILED, PENDING, RUNNING, evidence_lines, finish, open_retrain, run_retrain
 from oracle.reports import data_hash
 
 LENDING_KEY = "har-policy@2.0.0"
@@ -161,3 +163,24 @@ def test_a_monitoring_failure_after_confirmation_is_logged_not_recorded_on_the_b
     with session_scope(database_url) as session:
         assert {j.state for j in session.scalars(select(Job))} == {JobState.CONFIRMED}
         assert session.scalars(select(DriftScore)).first() is None
+
+
+def test_a_retrain_is_run_by_one_worker_at_a_time(scored, settings):
+    """`run_retrain` claims the retrain first: while another worker's claim holds, it does nothing;
+    once the lease lapsed (that worker died) it takes the retrain over."""
+    url, _, _ = scored
+    rules = settings.model_copy(update={"drift_min_days": 10, "drift_kupiec_p_min": 0.05}).drift_rules()
+    opened = open_retrain(url, LENDING_KEY, FIRST + DAYS - 1, ["BTC"], rules)
+    with session_scope(url) as session:
+        session.get(Retrain, opened).state = RUNNING
+    here = settings.model_copy(update={"database_url": url})
+    assert run_retrain(here, opened) == RUNNING  # another worker's claim: untouched
+    with session_scope(url) as session:
+        retrain = session.get(Retrain, opened)
+        retrain.updated_at = utcnow() - timedelta(seconds=here.retrain_lease_seconds + 1)
+    # taken over: it finds no signer to propose with (before any training), and records that
+    assert run_retrain(here, opened) == FAILED
+    with session_scope(url) as session:
+        retrain = session.get(Retrain, opened)
+        assert retrain.error.startswith("ConfigurationError: no signer") and retrain.proposals == []
+    assert run_retrain(here, opened) == FAILED  # an ended retrain is not run again
