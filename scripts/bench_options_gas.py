@@ -31,7 +31,10 @@ sys.path.insert(0, str(REPO_ROOT / "tests" / "contracts"))  # the tests' deploym
 
 from prover.toolchain import ensure_node_tools_on_path, install_solc_shim  # noqa: E402
 
-BEGIN, END = "<!-- options-gas:begin -->", "<!-- options-gas:end -->"
+from gas_sections import markers, replace_section, section_text  # noqa: E402  (scripts/, the script's own folder)
+
+SECTION = "options-gas"
+BEGIN, END = markers(SECTION)
 DAY = 86_400
 
 
@@ -118,25 +121,14 @@ def markdown(results: dict[int, dict[str, int]], previous: tuple[str, dict[int, 
 def section_results(path: Path) -> dict[int, dict[str, int]]:
     """The figures of the section's own table in `path` (its first column per size, as `markdown` writes
     it), to keep beside a new measurement."""
-    text = path.read_text() if path.exists() else ""
-    if BEGIN not in text:
+    text = section_text(path, SECTION)
+    if text is None:
         return {}
-    rows = [line.strip("|").split("|") for line in text.split(BEGIN, 1)[1].split(END, 1)[0].splitlines()
-            if line.startswith("| ")]
+    rows = [line.strip("|").split("|") for line in text.splitlines() if line.startswith("| ")]
     header, _rule, *body = [[cell.strip() for cell in row] for row in rows]
     columns = {i: int(name.split()[0]) for i, name in enumerate(header) if name.split()[-1] in ("leg", "legs")}
     return {n: {row[0]: int(row[i].replace(",", "")) for row in body if row[i] != "n/a"}
             for i, n in columns.items()}
-
-
-def replace_section(path: Path, section: str) -> None:
-    text = path.read_text() if path.exists() else ""
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + section + rest.split(END, 1)[1].lstrip("\n")
-    else:
-        text = text.rstrip("\n") + ("\n\n" if text else "") + section
-    path.write_text(text)
 
 
 def main() -> None:
@@ -155,7 +147,7 @@ def main() -> None:
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({str(n): rows for n, rows in results.items()}, indent=2) + "\n")
     section = markdown(results, (args.previous, section_results(args.out)) if args.previous else None)
-    replace_section(args.out, section)
+    replace_section(args.out, SECTION, section)
     print(section)
 
 

@@ -12,7 +12,7 @@ verifyProof transaction on the verifier alone. A batch needs K distinct markets 
 have bundled data, so K > 2 uses the latest BTC and ETH windows under synthetic market ids (the id
 is hashed with the window; gas does not depend on the data). Circuits other than the committed K=1
 and K=2 are built under the key cache, not under circuits/.
-Sections of docs/gas.md that other benchmarks write (scripts/bench_options_gas.py) are kept.
+Sections of docs/gas.md that other benchmarks write (scripts/gas_sections.py) are kept.
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ import numpy as np  # noqa: E402
 from models.spec import LENDING, MARKETS  # noqa: E402
 from models.versions import load_version  # noqa: E402
 from prover.toolchain import ensure_node_tools_on_path, install_solc_shim  # noqa: E402
+
+from gas_sections import kept_sections  # noqa: E402  (scripts/, the script's own folder)
 
 DAY = 86_400
 VERIFIERS = ("reusable", "plain")
@@ -241,13 +243,6 @@ def main() -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     print(table)
-
-
-def kept_sections(path: Path) -> str:
-    """The sections other benchmarks own in the same file (from the first `<!-- name:begin -->` on)."""
-    text = path.read_text() if path.exists() else ""
-    start = text.find("<!-- ")
-    return "\n" + text[start:] if start >= 0 and ":begin -->" in text[start:] else ""
 
 
 if __name__ == "__main__":

@@ -8,9 +8,10 @@ from typing import Mapping, Sequence
 from eth_utils import keccak
 
 from models.policy import MarketPolicies
-from models.spec import LENDING, MARKETS, WAD, Layout, to_fixed
+from models.spec import LENDING, MARKETS, OPTIONS, WAD, Layout, to_fixed
 from models.versions import PRODUCTION, load_card
-from oracle.chain.deploy import GovernanceConfig, Timing, card_guards, proved_update, stored_state
+from oracle.chain.deploy import (GovernanceConfig, ModelConfig, Timing, card_guards, deploy_system, proved_update,
+                                 stored_state)
 from oracle.reports import Domain, Report, Signature, sign_reports
 
 BTC, ETH = MARKETS["BTC"], MARKETS["ETH"]
@@ -206,3 +207,18 @@ def pass_proposal(system, voter, targets, values, calldatas, description: str, c
 def guards_by_layout(lending_guards: Mapping[int, Sequence] = LENDING_GUARDS) -> dict[int, Mapping[int, Sequence]]:
     """`deploy_system`'s `guards`: the production card's per-market guards for the lending layout."""
     return {LENDING.layout_id: lending_guards}
+
+
+def deploy_test_system(owner, publishers: Sequence, guardian, test_verifier, chain):
+    """The whole system, 2-of-3 publishers, deployer still in charge (hand-over tested separately),
+    the production card's lending guards, with test-verifier models: lending K=1 and K=2, options K=1.
+    The clock is at START_EPOCH's day."""
+    at_epoch(chain, START_EPOCH)
+    models = [ModelConfig(model_id=TEST_MODEL, layout=LENDING, input_scale=TEST_INPUT_SCALE, markets=(BTC, ETH),
+                          verifier=test_verifier.address, label="test verifier, lending K=1"),
+              ModelConfig(model_id=TEST_BATCH_MODEL, layout=LENDING, input_scale=TEST_INPUT_SCALE, markets=(BTC, ETH),
+                          markets_per_proof=2, verifier=test_verifier.address, label="test verifier, lending K=2"),
+              ModelConfig(model_id=TEST_OPTIONS_MODEL, layout=OPTIONS, input_scale=TEST_INPUT_SCALE,
+                          markets=(BTC, ETH), verifier=test_verifier.address, label="test verifier, options K=1")]
+    return deploy_system(owner, publishers, models, quorum=2, guardian=guardian, guards=guards_by_layout(),
+                         timing=TIMING, governance=GOVERNANCE, hand_over=False)

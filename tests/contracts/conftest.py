@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import pytest
 
-from chain_helpers import (BTC, ETH, GOVERNANCE, START_EPOCH, TEST_BATCH_MODEL, TEST_INPUT_SCALE, TEST_MODEL,
-                           TEST_OPTIONS_MODEL, TIMING, at_epoch, guards_by_layout)
-from models.spec import LENDING, OPTIONS
-from oracle.chain.deploy import ModelConfig, deploy_system, register_model
+from chain_helpers import START_EPOCH, at_epoch, deploy_test_system
+from oracle.chain.deploy import register_model
 
 
 @pytest.fixture(scope="session")
@@ -67,18 +65,8 @@ def test_verifier(project, owner):
 
 @pytest.fixture(scope="session")
 def system(owner, publishers, guardian, test_verifier, chain):
-    """The whole system, 2-of-3 publishers, deployer still in charge (hand-over tested separately),
-    the production card's lending guards, with test-verifier models: lending K=1 and K=2, options K=1.
-    The clock is at START_EPOCH's day."""
-    at_epoch(chain, START_EPOCH)
-    models = [ModelConfig(model_id=TEST_MODEL, layout=LENDING, input_scale=TEST_INPUT_SCALE, markets=(BTC, ETH),
-                          verifier=test_verifier.address, label="test verifier, lending K=1"),
-              ModelConfig(model_id=TEST_BATCH_MODEL, layout=LENDING, input_scale=TEST_INPUT_SCALE, markets=(BTC, ETH),
-                          markets_per_proof=2, verifier=test_verifier.address, label="test verifier, lending K=2"),
-              ModelConfig(model_id=TEST_OPTIONS_MODEL, layout=OPTIONS, input_scale=TEST_INPUT_SCALE,
-                          markets=(BTC, ETH), verifier=test_verifier.address, label="test verifier, options K=1")]
-    return deploy_system(owner, publishers, models, quorum=2, guardian=guardian, guards=guards_by_layout(),
-                         timing=TIMING, governance=GOVERNANCE, hand_over=False)
+    """The whole system with test-verifier models (`deploy_test_system`); the clock is at START_EPOCH's day."""
+    return deploy_test_system(owner, publishers, guardian, test_verifier, chain)
 
 
 @pytest.fixture(scope="session")

@@ -17,16 +17,13 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from chain_helpers import (BTC, DAY, START_EPOCH, TIMING, advance, apply_governance, at_epoch, fixed, lending,
                            policy_step, report, submit, wad)
+from lending_helpers import BONUS, BUFFER, FALLBACK_LT, FALLBACK_LTV, GRACE, MAX_PRICE_AGE, PRICE, deploy_market, \
+    deploy_tokens, set_price
 from models.spec import LENDING, felt_to_wad
 
 pytestmark = [pytest.mark.chain, pytest.mark.usefixtures("start_clock")]
 
 EPOCH = START_EPOCH
-PRICE = 60_000  # debt units per collateral unit
-FEED_DECIMALS = 8
-MAX_PRICE_AGE = 30 * DAY
-FALLBACK_LTV, FALLBACK_LT, BONUS, BUFFER = wad(0.5), wad(0.6), wad(0.05), wad(0.03)
-GRACE = 2 * DAY
 ORACLE, FALLBACK = 0, 1  # ILendingMarket.Source
 
 
@@ -44,18 +41,7 @@ def liquidator(accounts):
 def tokens(project, owner, oracle, publishers, keeper, guardian, borrower, liquidator):
     # every fixture of a wider scope this module uses is requested here, so it exists before this
     # module's first snapshot (Ape's isolation otherwise rebases its snapshots)
-    collateral = project.TestToken.deploy("Wrapped BTC", "WBTC", sender=owner)
-    debt = project.TestToken.deploy("USD Coin", "USD", sender=owner)
-    feed = project.TestPriceFeed.deploy(FEED_DECIMALS, PRICE * 10**FEED_DECIMALS, sender=owner)
-    return collateral, debt, feed
-
-
-def deploy_market(project, oracle, owner, tokens, fallback_ltv=FALLBACK_LTV, fallback_lt=FALLBACK_LT, bonus=BONUS,
-                  buffer=BUFFER, collateral=None, feed=None):
-    default_collateral, debt, default_feed = tokens
-    return project.LendingMarket.deploy(oracle.address, BTC, (collateral or default_collateral).address, debt.address,
-                                        (feed or default_feed).address, MAX_PRICE_AGE, fallback_ltv, fallback_lt,
-                                        bonus, buffer, GRACE, sender=owner)
+    return deploy_tokens(project, owner)
 
 
 @pytest.fixture(scope="module")
@@ -76,10 +62,6 @@ def market(project, oracle, owner, tokens, borrower, liquidator):
 def fresh_price(start_clock, tokens, owner):
     """A fresh print at PRICE after the clock is set (an older print would be in the future)."""
     set_price(tokens, owner, PRICE)
-
-
-def set_price(tokens, owner, price: float) -> None:
-    tokens[2].setAnswer(int(round(price * 10**FEED_DECIMALS)), sender=owner)
 
 
 def set_oracle(oracle, owner, publishers, max_ltv: float, lt: float, epoch: int = EPOCH):
