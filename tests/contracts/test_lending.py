@@ -350,3 +350,48 @@ def test_position_is_never_liquidatable_right_after_its_own_borrow(market, oracl
         max_examples=12, stateful_step_count=12, deadline=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]))
     assert {"borrowed", "policy", "override"} <= set(outcomes), set(outcomes)
+
+
+# ---------------------------------------------------------------- liquidation-probability view
+
+@pytest.fixture
+def risk_view(project, market, oracle, owner):
+    from models.liquidation import LiquidationModel
+    from models.versions import PRODUCTION, load_card
+
+    model = LiquidationModel.from_card(load_card(*PRODUCTION))
+    view = project.LiquidationRiskView.deploy(market.address, oracle.address, BTC, wad(model.vol_scale),
+                                              wad(model.nu), sender=owner)
+    return view, model
+
+
+def test_liquidationProbability_matches_the_python_model_for_the_position(risk_view, market, oracle, owner,
+                                                                          publishers, borrower):
+    """The view reads the position, the market's LT and the oracle's vol, and answers what
+    models/liquidation.py does for that health factor (the library's tolerance: 1e-3)."""
+    view, model = risk_view
+    set_oracle(oracle, owner, publishers, max_ltv=0.70, lt=0.78)
+    market.borrow(wad(40_000), sender=borrower)
+    health = PRICE * wad_of(0.78) / 10**18 / 40_000
+    vol = oracle.getParameters(BTC, LENDING.layout_id)[0][LENDING.index["vol"]] / 10**18
+    for hours in (1, 24, 168):
+        probability, on_chain_health = view.liquidationProbability(borrower.address, hours)
+        assert on_chain_health / 10**18 == pytest.approx(health, rel=1e-12)
+        assert abs(probability / 10**18 - float(model.probability(health, hours, vol))) <= 1e-3
+    assert view.liquidationProbability(owner.address, 24) == (0, 2**256 - 1)  # no debt, no liquidation
+
+
+def test_liquidationProbability_out_of_range_horizon_reverts_HorizonOutOfRange(risk_view, borrower):
+    view, _ = risk_view
+    for hours in (0, 169):
+        with ape.reverts(view.HorizonOutOfRange, horizonHours=hours):
+            view.liquidationProbability(borrower.address, hours)
+
+
+def test_liquidationProbability_stale_forecast_reverts_NoFreshForecast(risk_view, oracle, owner, publishers,
+                                                                       borrower, chain):
+    view, _ = risk_view
+    set_oracle(oracle, owner, publishers, max_ltv=0.70, lt=0.78)
+    wait_until(chain, EPOCH * DAY + TIMING.staleness_period + 1)
+    with ape.reverts(view.NoFreshForecast, marketId=BTC):
+        view.liquidationProbability(borrower.address, 24)
