@@ -11,7 +11,7 @@ import {BlackScholes} from "./BlackScholes.sol";
 ///             P = min(1, 2 F(-ln(h) / sigma_T)),   sigma_T = s * vol * sqrt(T / 24 h)
 ///
 ///         (reflection principle for a driftless, symmetric path), F the unit-variance Student-t CDF with
-///         nu_T = nu below a day and 4 + (nu - 4) T / 1 day above, s and nu from the model card.
+///         the card's nu at every horizon (so P never falls as the horizon grows), s and nu from the card.
 ///         The t CDF uses Wallace's normal transform (D. L. Wallace, "Bounds on normal approximations to
 ///         Student's and the chi-square distributions", Ann. Math. Statist. 30, 1959):
 ///             F_nu(-y) ~ N(-z),   z = (8 nu + 1) / (8 nu + 3) sqrt(nu ln(1 + y^2 / nu)),
@@ -39,13 +39,12 @@ library LiquidationProbability {
         if (healthFactor <= WAD) return WAD;
         uint256 sigma = volScale * vol / WAD * BlackScholes.sqrtWad(horizonHours * WAD / HOURS_PER_DAY) / WAD;
         if (sigma == 0 || horizonHours == 0) return 0;
-        uint256 nuT = horizonHours <= HOURS_PER_DAY ? nu : MIN_NU + (nu - MIN_NU) * horizonHours / HOURS_PER_DAY;
         uint256 barrier = uint256(ln(SD59x18.wrap(int256(healthFactor))).unwrap());
         // the unit-variance t: y = barrier / sigma_T * sqrt(nu / (nu - 2))
-        uint256 y = barrier * WAD / sigma * BlackScholes.sqrtWad(nuT * WAD / (nuT - 2 * WAD)) / WAD;
+        uint256 y = barrier * WAD / sigma * BlackScholes.sqrtWad(nu * WAD / (nu - 2 * WAD)) / WAD;
         if (y > 1e9 * WAD) return 0; // far beyond any tail the CDF resolves; also keeps y^2 in range
-        uint256 logTerm = uint256(ln(SD59x18.wrap(int256(WAD + y * y / nuT))).unwrap());
-        uint256 z = (8 * nuT + WAD) * BlackScholes.sqrtWad(nuT * logTerm / WAD) / (8 * nuT + 3 * WAD);
+        uint256 logTerm = uint256(ln(SD59x18.wrap(int256(WAD + y * y / nu))).unwrap());
+        uint256 z = (8 * nu + WAD) * BlackScholes.sqrtWad(nu * logTerm / WAD) / (8 * nu + 3 * WAD);
         uint256 p = 2 * BlackScholes.normCdf(-int256(z));
         return p > WAD ? WAD : p;
     }

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from models.liquidation import LiquidationModel, nu_for_var_multiplier, observed_passage, reliability
+from models.liquidation import HORIZONS_HOURS, LiquidationModel, nu_for_var_multiplier, observed_passage, reliability
+from models.versions import PRODUCTION, load_card
 
 
 def test_gaussian_first_passage_is_twice_the_end_point_probability():
@@ -31,10 +32,14 @@ def test_probability_is_monotone_and_bounded():
         model.probability(0.0, 24, 0.04)
 
 
-def test_fat_tails_raise_far_barriers_and_thin_with_the_horizon():
+def test_fat_tails_raise_far_barriers_and_probabilities_never_fall_with_the_horizon():
     fat, thin = LiquidationModel(nu=5.0), LiquidationModel()
     assert fat.probability(1.3, 24, 0.03) > thin.probability(1.3, 24, 0.03)
-    assert fat.horizon_nu(24 * 7) > fat.horizon_nu(24) == fat.horizon_nu(1) == 5.0
+    # a first passage within a longer horizon includes every path of a shorter one, far tails too
+    shipped = LiquidationModel.from_card(load_card(*PRODUCTION))
+    for h in (1.02, 1.1, 1.5, 3.0):
+        p = [float(shipped.probability(h, hours, 0.0197)) for hours in HORIZONS_HOURS]
+        assert all(later >= earlier for earlier, later in zip(p, p[1:])), (h, p)
 
 
 def test_nu_matches_the_var_multiplier():
