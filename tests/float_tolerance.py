@@ -18,13 +18,16 @@ from typing import Any, Mapping
 import pytest
 import torch
 
-#: Relative tolerance of continuous walk-forward scores (QLIKE, MSE): three times the forecasts'
-#: largest cross-machine move, far below the gaps the backtest judges (the forecaster's QLIKE is
-#: 16% under HAR's).
-SCORE_REL_TOLERANCE = 1e-3
+#: Relative tolerance of continuous walk-forward scores (QLIKE, MSE: means over 1,642 days): seven
+#: times the forecasts' largest cross-machine move, far below the gaps the backtest judges (the
+#: forecaster's QLIKE is 16% under HAR's).
+SCORE_REL_TOLERANCE = 2e-3
 #: Absolute tolerance of p-values (DM, Kupiec, Christoffersen, the McNeil-Frey bootstrap frequency,
 #: a multiple of 1/2000): judged at 0.05, they may move in the third decimal.
-P_VALUE_TOLERANCE = 0.005
+P_VALUE_TOLERANCE = 0.01
+#: Absolute tolerance of the Acerbi-Szekely Z2 statistic (judged against its critical value, about
+#: 0.7): a sum over the breach days of loss / ES, each term moving with the refit's ES forecasts.
+Z_TOLERANCE = 0.02
 #: A refit's VaR breach count may differ by one breach on the edge.
 BREACH_COUNT_TOLERANCE = 1
 #: Statistics of the breach sequence: compared only where the breach counts agree.
@@ -53,6 +56,8 @@ def assert_scores_match(actual: Mapping[str, Any], expected: Mapping[str, Any], 
             assert got == value, here
         elif key.endswith("_p") or where.endswith("/dm_p"):
             assert got == pytest.approx(value, abs=P_VALUE_TOLERANCE, nan_ok=True), here
+        elif key == "es_z2":
+            assert got == pytest.approx(value, abs=Z_TOLERANCE, nan_ok=True), here
         else:
             assert got == pytest.approx(value, rel=SCORE_REL_TOLERANCE, abs=1e-9, nan_ok=True), here
 
