@@ -134,11 +134,12 @@ class Pipeline:
                  publisher_factory: Callable[[], Sequence[PublisherSource]],
                  chain_factory: Callable[[], ChainGateway], lease_seconds: int = 300,
                  worker_id: str | None = None, drift_rules: DriftRules | None = None,
-                 retrainer: Callable[[str], str] | None = None) -> None:
+                 retrainer: Callable[[str], str] | None = None, retrain_cooldown_epochs: int = 0) -> None:
         """`drift_rules`: judged after each confirmation (None: no retrain is opened); `retrainer` runs a
         retrain by id where the pipeline runs its own follow-ups (`run_to_end`)."""
         self.database_url, self.runtimes, self.feeds = database_url, runtimes, feeds
         self.drift_rules, self._retrainer = drift_rules, retrainer
+        self.retrain_cooldown_epochs = retrain_cooldown_epochs
         self._publisher_factory, self._publishers = publisher_factory, None
         self._chain_factory, self._chain = chain_factory, None
         self.lease = timedelta(seconds=lease_seconds)
@@ -497,7 +498,7 @@ class Pipeline:
             if self.drift_rules is None:
                 return []
             opened = open_retrain(self.database_url, model_version, max(e for e, _ in expected.values()),
-                                  markets, self.drift_rules)
+                                  markets, self.drift_rules, self.retrain_cooldown_epochs)
         except Exception:  # noqa: BLE001 - see the docstring: nothing here may fail a confirmed batch
             log.exception("drift monitoring failed after confirmation", extra={"model_version": model_version})
             return []

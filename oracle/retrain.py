@@ -4,8 +4,8 @@ proved upgrade proposal through the governor.
 The confirm stage (oracle/pipeline.py) scores the updates its confirmation closes, then asks
 `open_retrain` whether the rules in Settings fire for that model version in any of the batch's
 markets. A rule that fires opens one `Retrain` row (per version and epoch; none while another retrain
-of the version is pending or proposed), which the `retrain` task runs (`run_retrain`; `run_to_end`
-runs it inline):
+of the version is pending or running, nor within `retrain_cooldown_epochs` of one proposed), which the
+`retrain` task runs (`run_retrain`; `run_to_end` runs it inline):
 
 1. the drifting version's training config and policy, walk-forward scored and refitted on the bundled
    days before the trigger epoch only (`models.train.train(until=...)`: the day the epoch starts and
@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Collection
 
 from requests import RequestException
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from models.drift import DriftReport, DriftRules
@@ -51,7 +51,6 @@ from prover.errors import ProverError
 log = logging.getLogger(__name__)
 
 PENDING, RUNNING, PROPOSED, FAILED = "pending", "running", "proposed", "failed"
-OPEN = (PENDING, RUNNING, PROPOSED)
 
 
 def retrained_version(version: str, epoch: int) -> str:
@@ -63,22 +62,21 @@ def evidence_lines(evidence: dict[str, dict], epoch: int) -> list[str]:
     lines = [f"Drift: rules fired at epoch {epoch} ({epoch_start(epoch).date()}); the retrain read no day "
              f"from {epoch_start(epoch).date()} on."]
     for market, report in sorted(evidence.items()):
-        fired = [c for c in report["checks"] if c["fired"]]
-        rules = "; ".join(f"{c['name']} {c['value']:.4f} {'<' if c['direction'] == 'below' else '>'} "
-                          f"{c['threshold']}" for c in fired)
-        lines.append(f"- {market}: {rules} over {report['days']} scored days ({report['first']} to "
+        lines.append(f"- {market}: {'; '.join(report['fired'])} over {report['days']} scored days ({report['first']} to "
                      f"{report['last']}), {report['var_hits']} VaR99 breaches.")
     return lines
 
 
 def open_retrain(database_url: str, model_version: str, epoch: int, markets: Collection[str],
-                 rules: DriftRules) -> str | None:
+                 rules: DriftRules, cooldown_epochs: int) -> str | None:
     """A new pending retrain of `model_version` when its rules fire in any of `markets` after the
-    confirmation of `epoch`; None when none fires or a retrain of the version is already open."""
+    confirmation of `epoch`; None when none fires, a retrain of the version is pending or running, or
+    one was proposed less than `cooldown_epochs` before (its vote is still under way)."""
     try:
         with session_scope(database_url) as session:
-            if session.scalars(select(Retrain.id).where(Retrain.model_version == model_version,
-                                                        Retrain.state.in_(OPEN))).first():
+            blocking = or_(Retrain.state.in_([PENDING, RUNNING]),
+                           (Retrain.state == PROPOSED) & (Retrain.epoch > epoch - cooldown_epochs))
+            if session.scalars(select(Retrain.id).where(Retrain.model_version == model_version, blocking)).first():
                 return None
             reports: dict[str, DriftReport] = {m: drift_status(session, model_version, m, rules) for m in markets}
             evidence = {m: r.to_dict() for m, r in reports.items() if r.drifting}

@@ -102,7 +102,8 @@ def build_pipeline(settings: Settings) -> Pipeline:
                     lambda: publisher_sources(settings, provers, replay), lambda: gateway(settings),
                     settings.stage_lease_seconds,
                     drift_rules=settings.drift_rules() if settings.retrain_on_drift else None,
-                    retrainer=lambda retrain_id: retrain(settings, retrain_id))
+                    retrainer=lambda retrain_id: retrain(settings, retrain_id),
+                    retrain_cooldown_epochs=settings.retrain_cooldown_epochs)
 
 
 def retrain(settings: Settings, retrain_id: str) -> str:

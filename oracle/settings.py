@@ -87,6 +87,8 @@ class Settings(BaseSettings):
     #: when a rule fires: retrain on the data known then and open a proved upgrade proposal
     #: (oracle/retrain.py); off, the rules are only reported
     retrain_on_drift: bool = True
+    #: epochs after a proposed retrain's trigger in which no new one opens (its vote and timelock run)
+    retrain_cooldown_epochs: int = Field(30, ge=0)
     #: a running retrain (training, circuits, proofs: minutes) is another worker's for this long
     retrain_lease_seconds: int = Field(3600, ge=60)
     #: where the retrain's upgrade proposals' bundles are written

@@ -24,7 +24,7 @@ from oracle.drift import drift_status, score_confirmed, training_inputs
 from oracle.feed import ReplayFeed
 from oracle.metrics import render
 from oracle.pipeline import Pipeline, new_id
-from oracle.retrain import FAILED, PENDING, RUNNING, evidence_lines, finish, open_retrain, run_retrain
+from oracle.retrain import FAILED, PENDING, PROPOSED, RUNNING, evidence_lines, finish, open_retrain, run_retrain
 from oracle.reports import data_hash
 
 LENDING_KEY = "har-policy@2.0.0"
@@ -124,14 +124,15 @@ def test_the_psi_reference_is_every_window_the_version_was_trained_on(production
     assert training_inputs(LENDING_KEY, "SOL").empty
 
 
-def test_a_firing_rule_opens_one_retrain_until_it_ends(scored, settings):
+def test_a_firing_rule_opens_one_retrain_until_it_ends_or_its_vote_had_time(scored, settings):
     url, _, _ = scored
-    last = FIRST + DAYS - 1
+    last, cooldown = FIRST + DAYS - 1, settings.retrain_cooldown_epochs
+    here = settings.model_copy(update={"database_url": url})
     strict = settings.model_copy(update={"drift_min_days": 10, "drift_kupiec_p_min": 0.05}).drift_rules()
-    assert open_retrain(url, LENDING_KEY, last, ["BTC"], settings.drift_rules()) is None  # nothing fires
-    opened = open_retrain(url, LENDING_KEY, last, ["BTC", "ETH"], strict)
+    assert open_retrain(url, LENDING_KEY, last, ["BTC"], settings.drift_rules(), cooldown) is None  # nothing fires
+    opened = open_retrain(url, LENDING_KEY, last, ["BTC", "ETH"], strict, cooldown)
     assert opened is not None
-    assert open_retrain(url, LENDING_KEY, last + 1, ["BTC"], strict) is None  # one retrain open at a time
+    assert open_retrain(url, LENDING_KEY, last + 1, ["BTC"], strict, cooldown) is None  # one at a time
     with session_scope(url) as session:
         retrain = session.get(Retrain, opened)
         assert (retrain.state, retrain.epoch, retrain.proposals) == (PENDING, last, [])
@@ -139,11 +140,16 @@ def test_a_firing_rule_opens_one_retrain_until_it_ends(scored, settings):
         assert any(c["name"] == "kupiec_p" and c["fired"] for c in retrain.evidence["BTC"]["checks"])
         [headline, btc] = evidence_lines(retrain.evidence, last)
     assert "2022-11-20" in headline and btc.startswith("- BTC: kupiec_p ") and "< 0.05" in btc
-    [shown] = TestClient(create_app(settings.model_copy(update={"database_url": url}))).get(
-        "/markets/BTC/drift").json()["retrains"]
+    [shown] = TestClient(create_app(here)).get("/markets/BTC/drift").json()["retrains"]
     assert (shown["id"], shown["state"], shown["epoch"], shown["new_version"]) == (opened, PENDING, last, None)
-    finish(settings.model_copy(update={"database_url": url}), opened, FAILED, "test")
-    assert open_retrain(url, LENDING_KEY, last + 1, ["BTC"], strict) not in (None, opened)
+    # proposed: no new retrain while its vote can run, one after the cooldown
+    finish(here, opened, PROPOSED, None)
+    assert open_retrain(url, LENDING_KEY, last + cooldown - 1, ["BTC"], strict, cooldown) is None
+    after_vote = open_retrain(url, LENDING_KEY, last + cooldown, ["BTC"], strict, cooldown)
+    assert after_vote not in (None, opened)
+    # failed: the next firing opens another at once
+    finish(here, after_vote, FAILED, "test")
+    assert open_retrain(url, LENDING_KEY, last + cooldown + 1, ["BTC"], strict, cooldown) not in (None, after_vote)
 
 
 class BrokenFeed(ReplayFeed):
@@ -170,7 +176,7 @@ def test_a_retrain_is_run_by_one_worker_at_a_time(scored, settings):
     once the lease lapsed (that worker died) it takes the retrain over."""
     url, _, _ = scored
     rules = settings.model_copy(update={"drift_min_days": 10, "drift_kupiec_p_min": 0.05}).drift_rules()
-    opened = open_retrain(url, LENDING_KEY, FIRST + DAYS - 1, ["BTC"], rules)
+    opened = open_retrain(url, LENDING_KEY, FIRST + DAYS - 1, ["BTC"], rules, settings.retrain_cooldown_epochs)
     with session_scope(url) as session:
         session.get(Retrain, opened).state = RUNNING
     here = settings.model_copy(update={"database_url": url})
