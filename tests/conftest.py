@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from ape_isolation import follow_reverts
 from contract_build import ensure_fresh_build
@@ -28,6 +29,13 @@ install_solc_shim()
 os.environ.setdefault("ZKRISK_CACHE", str(REPO_ROOT / ".zkrisk" / "test-cache"))
 # Before anything compiles: a changed import rebuilds every contract, not only the changed file.
 ensure_fresh_build(REPO_ROOT, REPO_ROOT / ".build")
+
+
+# Property tests draw the same examples on every run and machine, so CI never passes or fails by chance;
+# HYPOTHESIS_PROFILE=explore draws new ones (a session hunting for counterexamples).
+hypothesis_settings.register_profile("repeatable", derandomize=True)
+hypothesis_settings.register_profile("explore", derandomize=False)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -351,7 +351,7 @@ def test_position_is_never_liquidatable_right_after_its_own_borrow(market, oracl
             assert max_ltv + BUFFER <= lt
 
     run_state_machine_as_test(LendingMachine, settings=settings(
-        max_examples=12, stateful_step_count=12, deadline=None, derandomize=True,
+        max_examples=12, stateful_step_count=12, deadline=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]))
     assert {"borrowed", "policy", "override"} <= set(outcomes), set(outcomes)
 
