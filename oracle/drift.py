@@ -31,11 +31,12 @@ from models.drift import DriftReport, DriftRules, drift_report, input_summary, s
 from models.backtest import qlike_losses
 from models.features import DAY, daily_realised, epoch_start
 from models.train import Samples, known_days
-from models.versions import load_version
+from models.versions import ModelVersion, load_version
 from oracle.db import DriftScore, Job, JobState, session_scope
 from oracle.errors import DataRejectedError
 from oracle.feed import MarketFeed
 from oracle.reports import data_hash
+from oracle.runtime import split_key
 
 log = logging.getLogger(__name__)
 
@@ -139,10 +140,15 @@ def scores_frame(session: Session, model_version: str, market: str) -> pd.DataFr
     return frame.join(baselines.add_prefix("baseline_"))
 
 
+@lru_cache(maxsize=16)
+def _version(model_version: str) -> ModelVersion:
+    """The scored version, loaded once per process (the API and /metrics judge it on every read)."""
+    return load_version(*split_key(model_version))
+
+
 def _trained_until(model_version: str, market: str) -> pd.Timestamp | None:
     """The last day of `market` the version's card says it was trained on (None: not trained on it)."""
-    model_id, _, version = model_version.partition("@")
-    data = load_version(model_id, version).card.get("data", {}).get(market)
+    data = _version(model_version).card.get("data", {}).get(market)
     return None if data is None else pd.Timestamp(data["last"], tz="UTC")
 
 
@@ -154,8 +160,7 @@ def training_inputs(model_version: str, market: str) -> pd.DataFrame:
     last = _trained_until(model_version, market)
     if last is None:
         return pd.DataFrame()
-    model_id, _, version = model_version.partition("@")
-    trained = load_version(model_id, version)
+    trained = _version(model_version)
     samples = Samples.of(known_days(market, last), trained.window, trained.feature_set)
     return input_summary(samples.features, trained.window)
 
@@ -167,8 +172,7 @@ def scored_inputs(session: Session, model_version: str, market: str) -> pd.DataF
     rows = [(epoch, inputs) for epoch, inputs in rows if inputs]
     if not rows:
         return pd.DataFrame()
-    model_id, _, version = model_version.partition("@")
-    window = load_version(model_id, version).window
+    window = _version(model_version).window
     summary = input_summary(np.array([inputs[2:] for _, inputs in rows], dtype=float), window)  # no meta fields
     return summary.set_axis(pd.DatetimeIndex([epoch_start(epoch) for epoch, _ in rows], name="day"))
 

@@ -45,6 +45,7 @@ from oracle.drift import drift_status
 from oracle.errors import OracleError, TransientError
 from oracle.governance import Governance
 from oracle.pipeline import aware
+from oracle.runtime import split_key
 from oracle.settings import Settings
 from prover.errors import ProverError
 
@@ -124,7 +125,7 @@ def run_retrain(settings: Settings, retrain_id: str) -> str:
         done = {p["k"] for p in retrain.proposals}
         taken = [p["model_id"] for p in retrain.proposals]
     try:
-        model_id, _, version = model_version.partition("@")
+        model_id, version = split_key(model_version)
         governance = _governance(settings)  # before minutes of training: a missing deployment fails fast
         new = _version_for(load_version(model_id, version), epoch)
         sizes = [k for k in settings.models[model_version] if k not in done]

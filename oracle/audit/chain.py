@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, Sequence
 
 from web3 import HTTPProvider, Web3
 from web3.contract import Contract
@@ -29,6 +29,21 @@ def abi(contract: str) -> list[dict[str, Any]]:
     from oracle.chain.deploy import project
 
     return project().get_contract(contract).contract_type.model_dump(mode="json", by_alias=True)["abi"]
+
+
+def verify_with_vka(w3: Web3, verifier: str, proof: bytes, instances: Sequence[int], vka: Sequence[bytes],
+                    block: int | str = "latest") -> tuple[bool, str]:
+    """(verified, what the verifier answered): an eth_call of the reusable verifier itself at `block`;
+    EZKL's reusable verifier returns (1, vka digest) or reverts."""
+    try:
+        result = bytes(w3.eth.call({"to": Web3.to_checksum_address(verifier),
+                                    "data": verifier_calldata(proof, instances, vka)}, block_identifier=block))
+    except (ContractLogicError, Web3RPCError) as error:  # an invalid proof reverts
+        return False, f"reverted: {error}"
+    if len(result) < 64:
+        return False, f"returned {len(result)} bytes, expected at least 64"
+    ok, digest = int.from_bytes(result[:32], "big"), "0x" + result[32:64].hex()
+    return ok == 1, f"returned success={ok}, vka digest {digest}"
 
 
 @dataclass(frozen=True)
@@ -134,16 +149,7 @@ class ChainView:
         return {name: int(value) for name, value in zip(names, p)}
 
     def verify_on_chain(self, verifier: str, proof: bytes, instances: list[int], vka: list[bytes]) -> tuple[bool, str]:
-        """eth_call of the verifier itself; EZKL's reusable verifier returns (1, vka digest) or reverts."""
-        try:
-            result = bytes(self.w3.eth.call({"to": Web3.to_checksum_address(verifier),
-                                             "data": verifier_calldata(proof, instances, vka)}))
-        except (ContractLogicError, Web3RPCError) as error:  # an invalid proof reverts
-            return False, f"reverted: {error}"
-        if len(result) < 64:
-            return False, f"returned {len(result)} bytes, expected at least 64"
-        ok, digest = int.from_bytes(result[:32], "big"), "0x" + result[32:64].hex()
-        return ok == 1, f"returned success={ok}, vka digest {digest}"
+        return verify_with_vka(self.w3, verifier, proof, instances, vka)
 
     def receipt(self, tx_hash: str) -> Any:
         try:

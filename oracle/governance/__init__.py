@@ -50,7 +50,7 @@ from web3.logs import DISCARD
 from models.features import DAY
 from models.spec import MARKETS, WAD, market_id
 from models.versions import ModelVersion, load_version
-from oracle.audit.chain import abi
+from oracle.audit.chain import abi, verify_with_vka
 from oracle.audit.checks import strip_metadata
 from oracle.bundle import (BUNDLED_SOURCE, FORMAT, Bundle, ChainRecord, ProposalRecord, RawData, ReportBatch,
                            canonical_json, sha256_hex, vka_digest)
@@ -58,7 +58,7 @@ from oracle.chain.deploy import card_guards, proved_update, stored_state
 from oracle.errors import OracleError
 from oracle.reports import Domain, Report, Signature, data_hash, sign_reports
 from prover.circuit import Circuit, build_circuit, circuits_root
-from prover.evm import REUSABLE_VERIFIER_NAME, compile_verifier, render_reusable_verifier, verifier_calldata, vka_words
+from prover.evm import REUSABLE_VERIFIER_NAME, compile_verifier, render_reusable_verifier, vka_words
 from prover.proving import ProofResult, prove
 
 #: OpenZeppelin IGovernor.ProposalState, in enum order.
@@ -313,14 +313,9 @@ class Governance:
         contract = self.w3.eth.contract(address=verifier, abi=abi("IHalo2VerifierReusable"))
         self.send(contract.functions.registerVka(list(vka)))
         block = int(self.w3.eth.block_number)
-        try:
-            returned = bytes(self.w3.eth.call({"to": verifier, "data": verifier_calldata(proof, instances, vka)},
-                                              block_identifier=block))
-        except (ContractLogicError, ContractCustomError) as error:  # an invalid proof reverts
-            raise GovernanceError(f"the new circuit's proof does not verify on {verifier}: "
-                                  f"{self.decode_revert(error)}") from error
-        if len(returned) < 32 or int.from_bytes(returned[:32], "big") != 1:
-            raise GovernanceError(f"the new circuit's proof does not verify on {verifier}: returned {returned.hex()}")
+        verified, answer = verify_with_vka(self.w3, verifier, proof, instances, vka, block)
+        if not verified:
+            raise GovernanceError(f"the new circuit's proof does not verify on {verifier}: {answer}")
         return block
 
     def _signer_address(self) -> str:
