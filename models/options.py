@@ -6,17 +6,16 @@ margin backtest can replay it over history. docs/options.md explains every numbe
 
 Grid of one market, from the five proved values of layout "options-margin" (`ScenarioGrid`):
 
-    spot moves   x = f * spot_down (f < 0) or f * spot_up (f > 0),  f in (-1, -MM, -MM/2, 0, MM/2, MM, 1)
-    vol levels   ref, IM up, IM down, MM up, MM down, per leg (flat smile at ref_iv), with
+    spot moves   x = f * spot_down (f < 0) or f * spot_up (f > 0),  f in (-1, -0.7, -0.35, 0, 0.35, 0.7, 1)
+    vol levels   ref, up, down, IM up, per leg (flat smile at ref_iv), with
                  m(T) = (30d / max(T, 1d)) ** (0.3 if T < 30d else 0.13)
-                 IM up = max(ref (1 + iv_up m), 0.5),  IM down = ref max(1 - iv_down m, 0.1)
-                 MM up = ref (1 + MM iv_up m),         MM down = ref max(1 - MM iv_down m, 0.1)
-    IM scenarios (ref, IM up, IM down) x all 7 spot points, plus every MM scenario
-    MM scenarios ref x all 7 spot points (the full proved spot shock), plus (MM up, MM down) x the 5 inner
-                 spot points (|f| <= MM): only the joint spot-and-vol scenarios are scaled
+                 up = ref (1 + iv_up m),  down = ref max(1 - iv_down m, 0.1),  IM up = max(up, 0.5)
+    every scenario revalues the leg one MARGIN_HORIZON (the proved shocks' one day) later, at T - 1d
+    MM scenarios (ref, up, down) x all 7 spot points: the proved one-day 99% moves as they are
+    IM scenarios the MM scenarios plus IM up x all 7 spot points
 
-    loss(s) = sum size * (mark - value(s));  C = SHORT_CONTINGENCY * spot * contracts short (unsettled)
-    IM = max(0, max_IM loss) + C,  MM = max(0, max_MM loss) + MM * C
+    loss(s) = sum size * (mark - value(s)), mark at T;  C = SHORT_CONTINGENCY * spot * contracts short (unsettled)
+    IM = max(0, max_IM loss) + C,  MM = max(0, max_MM loss)
 
 Interest rate zero, spot as the forward. Times are unix seconds; T in 365-day years.
 """
@@ -35,10 +34,11 @@ from models.typing import BoolArray, Float64Array
 
 SECONDS_PER_YEAR: int = 365 * 86_400
 
-#: Maintenance margin scales the joint spot-and-vol scenarios and the short contingency by this; its
-#: spot-only scenarios keep the full proved spot shock, the day's tail already: a near-linear book (a covered
-#: call) whose MM reached only 0.7 x spot_down was breached on 4% of ETH days. docs/options.md has the why.
-MM_FACTOR = 0.7
+#: Scenarios revalue every leg this much later: the horizon of the proved one-day shocks, so a day's time
+#: decay is in the scenario loss as it is in the day's real one (CME SPAN's look-ahead time).
+MARGIN_HORIZON: int = 86_400
+#: Inner spot points of the grid, as fractions of the shock (and half of it), for losses that peak inside it.
+INNER_SPOT_FRACTION = 0.7
 #: IM per short contract of an unsettled leg, as a fraction of spot (Deribit: 0.01 per net short option).
 SHORT_CONTINGENCY = 0.01
 #: Vol shocks scale as (REFERENCE_TENOR / max(T, DTE_FLOOR)) ** power (Deribit / Derive).
@@ -68,18 +68,15 @@ SANITY: Mapping[str, tuple[float, float]] = {
 
 #: Spot point fractions of the shocks and the vol levels, in the engine's scenario order
 #: (scenario s = level * len(SPOT_FRACTIONS) + point).
-SPOT_FRACTIONS: tuple[float, ...] = (-1.0, -MM_FACTOR, -MM_FACTOR / 2, 0.0, MM_FACTOR / 2, MM_FACTOR, 1.0)
-VOL_LEVELS: tuple[str, ...] = ("ref", "im_up", "im_down", "mm_up", "mm_down")
+SPOT_FRACTIONS: tuple[float, ...] = (-1.0, -INNER_SPOT_FRACTION, -INNER_SPOT_FRACTION / 2, 0.0,
+                                     INNER_SPOT_FRACTION / 2, INNER_SPOT_FRACTION, 1.0)
+VOL_LEVELS: tuple[str, ...] = ("ref", "up", "down", "im_up")
 
 
 def _grid_masks() -> tuple[BoolArray, BoolArray]:
-    inner = np.abs(np.array(SPOT_FRACTIONS)) <= MM_FACTOR + 1e-12
     maintenance = np.zeros((len(VOL_LEVELS), len(SPOT_FRACTIONS)), dtype=bool)
-    maintenance[0, :] = True
-    maintenance[3:, inner] = True
-    initial = maintenance.copy()
-    initial[:3, :] = True
-    return initial, maintenance
+    maintenance[:3, :] = True
+    return np.ones_like(maintenance), maintenance
 
 
 #: Which (vol level, spot point) scenarios each margin takes its worst loss over; IM covers MM.
@@ -177,16 +174,11 @@ class ScenarioGrid:
         return np.where(f < 0, f * self.spot_down, f * self.spot_up)
 
     def vols(self, seconds_to_expiry: float) -> Float64Array:
-        """The five vols (VOL_LEVELS order) of a leg expiring in `seconds_to_expiry` > 0."""
+        """The vols (VOL_LEVELS order) of a leg expiring in `seconds_to_expiry` > 0."""
         m = vol_multiplier(seconds_to_expiry)
-        up, down, ref = self.iv_up * m, self.iv_down * m, self.ref_iv
-        return np.array([
-            ref,
-            max(ref * (1 + up), MIN_VOL_FOR_SHOCK_UP),
-            ref * max(1 - down, VOL_DOWN_FLOOR),
-            ref * (1 + MM_FACTOR * up),
-            ref * max(1 - MM_FACTOR * down, VOL_DOWN_FLOOR),
-        ])
+        ref = self.ref_iv
+        up = ref * (1 + self.iv_up * m)
+        return np.array([ref, up, ref * max(1 - self.iv_down * m, VOL_DOWN_FLOOR), max(up, MIN_VOL_FOR_SHOCK_UP)])
 
 
 #: The grid's inputs are the options layout's outputs, in its order (models/spec.py declares them).
@@ -226,7 +218,7 @@ def _payoff(position: Position, price) -> Float64Array:
 
 
 def _values(position: Position, spot: float, grid: ScenarioGrid, now: int) -> tuple[float, Float64Array]:
-    """Per-contract mark and values in every scenario, shape (levels, points)."""
+    """Per-contract mark now and value one MARGIN_HORIZON later in every scenario, shape (levels, points)."""
     shape = (len(VOL_LEVELS), len(SPOT_FRACTIONS))
     spots = spot * (1 + grid.spot_moves())
     if position.expiry <= now:
@@ -235,10 +227,11 @@ def _values(position: Position, spot: float, grid: ScenarioGrid, now: int) -> tu
             return mark, np.full(shape, mark)
         return float(_payoff(position, spot)), np.broadcast_to(_payoff(position, spots), shape).copy()
     seconds = position.expiry - now
-    tau = seconds / SECONDS_PER_YEAR
     vols = grid.vols(seconds)
-    mark = float(bs_price(spot, position.strike, vols[0], tau, position.is_call))
-    values = bs_price(spots[None, :], position.strike, vols[:, None], tau, position.is_call)
+    mark = float(bs_price(spot, position.strike, vols[0], seconds / SECONDS_PER_YEAR, position.is_call))
+    # a leg expiring within the horizon is worth its payoff at the scenario spot (zero total vol)
+    tau_after = max(seconds - MARGIN_HORIZON, 0) / SECONDS_PER_YEAR
+    values = bs_price(spots[None, :], position.strike, vols[:, None], tau_after, position.is_call)
     return mark, values
 
 
@@ -265,7 +258,7 @@ def market_margin(positions: list[Position], spot: float, grid: ScenarioGrid, no
         mark_value += p.size * _values(p, spot, grid, now)[0]
     return Margin(mark_value=mark_value,
                   initial=max(0.0, float(losses[IM_SCENARIOS].max())) + contingency,
-                  maintenance=max(0.0, float(losses[MM_SCENARIOS].max())) + MM_FACTOR * contingency)
+                  maintenance=max(0.0, float(losses[MM_SCENARIOS].max())))
 
 
 def worst_scenario(losses: Float64Array, scenarios: BoolArray) -> tuple[int, int]:
@@ -287,7 +280,7 @@ class ScenarioTable:
     vols: Float64Array
     losses: Float64Array
     margin: Margin
-    #: the short contingency C: IM = max(0, worst IM loss) + C, MM = max(0, worst MM loss) + MM_FACTOR C
+    #: the short contingency C: IM = max(0, worst IM loss) + C, MM = max(0, worst MM loss)
     contingency: float
     worst_initial: tuple[int, int]
     worst_maintenance: tuple[int, int]

@@ -106,9 +106,11 @@ def markdown(results: dict[int, dict[str, int]], previous: tuple[str, dict[int, 
         header = [h for n in sizes for h in (legs_label(n), f"{legs_label(n)}, {label}")]
     lines = [BEGIN, "## Options margin engine", "",
              "Measured by `python scripts/bench_options_gas.py`: one market (BTC), N live legs per account,",
-             f"{initial} Black-Scholes revaluations per leg for IM ({initial - maintenance} IM-only scenarios plus "
-             f"the {maintenance} MM ones it covers), {maintenance}",
-             "for MM alone. Transactions: receipt gas; reads: eth_estimateGas with the 21,000 intrinsic gas.", "",
+             f"{initial} scenarios per leg for IM (the {maintenance} MM ones plus {initial - maintenance} at IM vol up, "
+             "repriced only where",
+             f"its 0.5 floor binds), {maintenance} for MM alone, each a Black-Scholes revaluation one day later, "
+             "plus the mark.",
+             "Transactions: receipt gas; reads: eth_estimateGas with the 21,000 intrinsic gas.", "",
              "| operation | " + " | ".join(header) + " |", "| --- |" + " ---: |" * len(header)]
     for op in operations:
         cells = [gas_cell(results[n], op) for n in sizes]

@@ -10,29 +10,28 @@ import {BlackScholes} from "./BlackScholes.sol";
 ///         every number; models/options.py is the float reference and a test checks the two agree).
 ///
 ///         Grid. Spot moves x_p = f_p * spotDown (falls) or f_p * spotUp (rises) with
-///         f = (-1, -MM, -MM/2, 0, MM/2, MM, 1), MM = MM_FACTOR, crossed with five implied-vol levels per
-///         leg: reference, IM up, IM down, MM up, MM down. The vol of a leg is the market's reference vol
-///         (flat smile: one vol for every strike, a simplification); its shocks are the relative 30-day
-///         shocks scaled for the leg's time to expiry T (Deribit / Derive):
+///         f = (-1, -F, -F/2, 0, F/2, F, 1), F = INNER_SPOT_FRACTION, crossed with four implied-vol levels per
+///         leg: reference, up, down, IM up. The vol of a leg is the market's reference vol (flat smile: one
+///         vol for every strike, a simplification); its shocks are the relative 30-day shocks scaled for the
+///         leg's time to expiry T (Deribit / Derive):
 ///
 ///             m(T) = (30 days / max(T, 1 day)) ^ p,   p = 0.3 if T < 30 days else 0.13
-///             IM up   = max(ref * (1 + ivUp * m), MIN_VOL_FOR_SHOCK_UP)
-///             IM down = ref * max(1 - ivDown * m, VOL_DOWN_FLOOR)
-///             MM up   = ref * (1 + MM * ivUp * m),  MM down = ref * max(1 - MM * ivDown * m, VOL_DOWN_FLOOR)
+///             up = ref * (1 + ivUp * m),   down = ref * max(1 - ivDown * m, VOL_DOWN_FLOOR)
+///             IM up = max(up, MIN_VOL_FOR_SHOCK_UP)
 ///
-///         Scenarios. The maintenance grid keeps the full proved spot shock at the reference vol and scales
-///         the joint spot-and-vol scenarios by MM: all 7 spot points x ref vol, plus the 5 inner points
-///         f in (-MM, -MM/2, 0, MM/2, MM) x (MM up, MM down) = 17. The proved spot quantiles are already
-///         the day's tail: scaling them let a near-linear book (a covered call) breach MM on 4% of ETH days;
-///         a full spot move together with a full vol shock is what IM is for. The initial grid is the full
-///         spot axis (7) x (ref, IM up, IM down) = 21 and also covers the MM scenarios (31 in all), so
-///         IM >= MM holds by construction, scenario by scenario.
+///         Every scenario revalues the leg MARGIN_HORIZON later, at T - 1 day (at its payoff if it expires
+///         within the horizon): the proved shocks are one-day moves, and the day's time decay is part of the
+///         day's loss (CME SPAN's look-ahead time).
 ///
-///         Margin. loss(s) = sum over legs of size * (mark - value in s), mark = Black-Scholes at spot and
-///         the reference vol. IM = max(0, max over IM scenarios of loss) + C, MM = max(0, max over MM
-///         scenarios of loss) + MM * C, C = SHORT_CONTINGENCY * spot * (contracts short, unsettled legs):
-///         a floor per short contract (Deribit's 0.01 per net short option), so a market whose shocks are
-///         tiny never asks zero margin of a short.
+///         Scenarios. The maintenance grid is the proved one-day 99% grid as it is: all 7 spot points x
+///         (ref, up, down) = 21. The initial grid adds IM up x all 7 points (28 in all), so IM >= MM holds by
+///         construction, scenario by scenario.
+///
+///         Margin. loss(s) = sum over legs of size * (mark - value in s), mark = Black-Scholes at spot, the
+///         reference vol and T. MM = max(0, max over MM scenarios of loss); IM = max(0, max over IM scenarios
+///         of loss) + C, C = SHORT_CONTINGENCY * spot * (contracts short, unsettled legs): a charge per short
+///         contract (Deribit's 0.01 per net short option) for opening risk, so a market whose shocks are tiny
+///         never lets a short open on nothing, and the cushion IM - MM that pays a liquidation.
 ///
 ///         Expired legs are worth their intrinsic value at the fixed settlement price (no risk left) or,
 ///         until it is fixed, at the scenario spot.
@@ -41,25 +40,24 @@ library PortfolioMargin {
 
     /// @notice Spot points per market and implied-vol levels per leg.
     uint256 internal constant SPOT_POINTS = 7;
-    uint256 internal constant VOL_LEVELS = 5;
+    uint256 internal constant VOL_LEVELS = 4;
     uint256 internal constant SCENARIOS = SPOT_POINTS * VOL_LEVELS;
     /// @notice Vol level indices: scenario s = level * SPOT_POINTS + point; point 3 is no spot move.
     uint256 internal constant VOL_REF = 0;
-    uint256 internal constant VOL_IM_UP = 1;
-    uint256 internal constant VOL_IM_DOWN = 2;
-    uint256 internal constant VOL_MM_UP = 3;
-    uint256 internal constant VOL_MM_DOWN = 4;
+    uint256 internal constant VOL_UP = 1;
+    uint256 internal constant VOL_DOWN = 2;
+    uint256 internal constant VOL_IM_UP = 3;
     uint256 internal constant SPOT_CENTRE = 3;
-    /// @notice Scenario sets as bit masks over s: IM = levels ref/IM up/IM down x all 7 points plus every MM
-    ///         scenario; MM = level ref x all 7 points plus levels MM up/MM down x the 5 inner points (1..5).
-    uint256 internal constant IM_GRID = 0x3e7dfffff;
-    uint256 internal constant MM_GRID = 0x3e7c0007f;
-    /// @dev Scenario (ref, no move) is the mark itself: never evaluated, its loss is 0.
-    uint256 private constant MARK_SCENARIO = 1 << SPOT_CENTRE;
+    /// @notice Scenario sets as bit masks over s: MM = levels ref/up/down x all 7 points; IM = every scenario.
+    uint256 internal constant IM_GRID = 0xfffffff;
+    uint256 internal constant MM_GRID = 0x1fffff;
+    /// @dev Marks a live leg's level that is evaluated with another (IM up where the vol floor does not bind).
+    uint256 private constant NO_TWIN = type(uint256).max;
 
-    /// @notice Maintenance margin scales the joint spot-and-vol scenarios and the short contingency by this; its
-    ///         spot-only scenarios keep the full proved spot shock.
-    uint256 internal constant MM_FACTOR = 0.7e18;
+    /// @notice Scenarios revalue every leg this much later: the horizon of the proved one-day shocks.
+    uint256 internal constant MARGIN_HORIZON = 1 days;
+    /// @notice Inner spot points as a fraction of the shock (and half of it), for losses that peak inside it.
+    uint256 internal constant INNER_SPOT_FRACTION = 0.7e18;
     /// @notice IM per short contract of an unsettled leg, as a fraction of spot.
     uint256 internal constant SHORT_CONTINGENCY = 0.01e18;
 
@@ -137,33 +135,30 @@ library PortfolioMargin {
         return uint256(pow(SD59x18.wrap(int256(REFERENCE_TENOR * WAD / t)), SD59x18.wrap(int256(power))).unwrap());
     }
 
-    /// @notice The five vols of a leg expiring in `secondsToExpiry` > 0 (VOL_* order).
+    /// @notice The vols of a leg expiring in `secondsToExpiry` > 0 (VOL_* order).
     function scenarioVols(IOptionsMarginEngine.Shocks memory s, uint256 secondsToExpiry)
         internal
         pure
         returns (uint256[VOL_LEVELS] memory v)
     {
         uint256 m = volMultiplier(secondsToExpiry);
-        uint256 up = s.ivUp * m / WAD;
-        uint256 down = s.ivDown * m / WAD;
         v[VOL_REF] = s.refIv;
-        v[VOL_IM_UP] = _max(s.refIv * (WAD + up) / WAD, MIN_VOL_FOR_SHOCK_UP);
-        v[VOL_IM_DOWN] = s.refIv * _downFactor(down) / WAD;
-        v[VOL_MM_UP] = s.refIv * (WAD + up * MM_FACTOR / WAD) / WAD;
-        v[VOL_MM_DOWN] = s.refIv * _downFactor(down * MM_FACTOR / WAD) / WAD;
+        v[VOL_UP] = s.refIv * (WAD + s.ivUp * m / WAD) / WAD;
+        v[VOL_DOWN] = s.refIv * _downFactor(s.ivDown * m / WAD) / WAD;
+        v[VOL_IM_UP] = _max(v[VOL_UP], MIN_VOL_FOR_SHOCK_UP);
     }
 
     /// @notice Relative spot move of each point (WAD, signed).
     function spotMoves(IOptionsMarginEngine.Shocks memory s) internal pure returns (int256[SPOT_POINTS] memory x) {
-        int256 mm = int256(MM_FACTOR);
+        int256 inner = int256(INNER_SPOT_FRACTION);
         int256 down = int256(s.spotDown);
         int256 up = int256(s.spotUp);
         int256 w = int256(WAD);
         x[0] = -down;
-        x[1] = -down * mm / w;
-        x[2] = -down * mm / (2 * w);
-        x[4] = up * mm / (2 * w);
-        x[5] = up * mm / w;
+        x[1] = -down * inner / w;
+        x[2] = -down * inner / (2 * w);
+        x[4] = up * inner / (2 * w);
+        x[5] = up * inner / w;
         x[6] = up;
     }
 
@@ -216,9 +211,8 @@ library PortfolioMargin {
                 if (MM_GRID & bit != 0 && loss > worstMaintenance) worstMaintenance = loss;
             }
         }
-        uint256 contingency = shortContingency(legs, spot);
-        r.maintenanceMargin = uint256(worstMaintenance) + contingency * MM_FACTOR / WAD;
-        if (withInitial) r.initialMargin = uint256(worstInitial) + contingency;
+        r.maintenanceMargin = uint256(worstMaintenance);
+        if (withInitial) r.initialMargin = uint256(worstInitial) + shortContingency(legs, spot);
     }
 
     /// @notice SHORT_CONTINGENCY * spot per short contract of the legs not yet settled.
@@ -255,23 +249,29 @@ library PortfolioMargin {
         uint256 secondsToExpiry,
         bool withInitial
     ) private pure returns (uint256 mark) {
-        uint256 sqrtT = BlackScholes.sqrtWad(secondsToExpiry * WAD / BlackScholes.SECONDS_PER_YEAR);
         int256 logSK = BlackScholes.logMoneyness(points.spot, leg.strike);
         uint256[VOL_LEVELS] memory vols = scenarioVols(s, secondsToExpiry);
-        mark = _price(leg.isCall, points.spot, leg.strike, logSK, vols[VOL_REF] * sqrtT / WAD);
-        uint256 mask = _mask(withInitial);
+        mark = _price(leg.isCall, points.spot, leg.strike, logSK, vols[VOL_REF] * _sqrtYears(secondsToExpiry) / WAD);
+        // zero after expiry within the horizon: the price is then the payoff
+        uint256 sqrtAfter = secondsToExpiry > MARGIN_HORIZON ? _sqrtYears(secondsToExpiry - MARGIN_HORIZON) : 0;
+        // where the floor does not bind IM up is the up level: its losses are added with it, not repriced
+        bool imUpIsUp = vols[VOL_IM_UP] == vols[VOL_UP];
+        uint256 mask = withInitial ? IM_GRID : MM_GRID;
         for (uint256 level; level < VOL_LEVELS; ++level) {
+            if (level == VOL_IM_UP && imUpIsUp) continue;
             uint256 levelMask = (mask >> (level * SPOT_POINTS)) & 0x7f;
-            if (levelMask != 0) {
-                _addLevel(losses, level * SPOT_POINTS, levelMask, leg, points, logSK, vols[level] * sqrtT / WAD, mark);
-            }
+            if (levelMask == 0) continue;
+            uint256 twin = level == VOL_UP && imUpIsUp && withInitial ? VOL_IM_UP * SPOT_POINTS : NO_TWIN;
+            _addLevel(losses, level * SPOT_POINTS, twin, levelMask, leg, points, logSK, vols[level] * sqrtAfter / WAD, mark);
         }
     }
 
-    /// @dev One vol level of a live leg: its loss at each spot point set in `levelMask`.
+    /// @dev One vol level of a live leg: its loss at each spot point set in `levelMask`, added at `first` and,
+    ///      unless NO_TWIN, at `twin` too.
     function _addLevel(
         int256[SCENARIOS] memory losses,
         uint256 first,
+        uint256 twin,
         uint256 levelMask,
         Leg memory leg,
         Points memory points,
@@ -282,7 +282,9 @@ library PortfolioMargin {
         for (uint256 p; p < SPOT_POINTS; ++p) {
             if ((levelMask >> p) & 1 == 0) continue;
             uint256 value = _price(leg.isCall, points.spots[p], leg.strike, logSK + points.logMoves[p], vTotal);
-            losses[first + p] += _loss(leg.size, mark, value);
+            int256 loss = _loss(leg.size, mark, value);
+            losses[first + p] += loss;
+            if (twin != NO_TWIN) losses[twin + p] += loss;
         }
     }
 
@@ -295,16 +297,16 @@ library PortfolioMargin {
     {
         if (leg.settlementPrice != 0) return _intrinsic(leg, leg.settlementPrice);
         mark = _intrinsic(leg, points.spot);
-        uint256 mask = _mask(withInitial);
+        uint256 mask = withInitial ? IM_GRID : MM_GRID;
         for (uint256 sc; sc < SCENARIOS; ++sc) {
             if ((mask >> sc) & 1 == 0) continue;
             losses[sc] += _loss(leg.size, mark, _intrinsic(leg, points.spots[sc % SPOT_POINTS]));
         }
     }
 
-    /// @dev The scenarios to evaluate: the requested grid less the mark.
-    function _mask(bool withInitial) private pure returns (uint256) {
-        return (withInitial ? IM_GRID : MM_GRID) & ~MARK_SCENARIO;
+    /// @dev sqrt(seconds in 365-day years), WAD.
+    function _sqrtYears(uint256 secondsToExpiry) private pure returns (uint256) {
+        return BlackScholes.sqrtWad(secondsToExpiry * WAD / BlackScholes.SECONDS_PER_YEAR);
     }
 
     /// @dev size * (mark - value), WAD, rounded toward zero.

@@ -73,7 +73,7 @@ contract OptionsMathHarness {
     function scenarioVols(IOptionsMarginEngine.Shocks memory s, uint256 secondsToExpiry)
         external
         pure
-        returns (uint256[5] memory)
+        returns (uint256[4] memory)
     {
         return PortfolioMargin.scenarioVols(s, secondsToExpiry);
     }
@@ -92,7 +92,7 @@ contract OptionsMathHarness {
         IOptionsMarginEngine.Shocks memory s,
         uint256 timestamp,
         bool withInitial
-    ) external pure returns (int256[35] memory losses, int256 markValue, uint256[] memory marks) {
+    ) external pure returns (int256[28] memory losses, int256 markValue, uint256[] memory marks) {
         return PortfolioMargin.scenarioLosses(legs, spot, s, timestamp, withInitial);
     }
 
@@ -111,10 +111,11 @@ contract OptionsMathHarness {
         return (PortfolioMargin.IM_GRID, PortfolioMargin.MM_GRID);
     }
 
-    /// @notice The grid constants models/options.py mirrors, in one call (WAD; tenor and floor in seconds).
-    function gridConstants() external pure returns (uint256[19] memory c) {
+    /// @notice The grid constants models/options.py mirrors, in one call (WAD; horizon, tenor and floor in seconds).
+    function gridConstants() external pure returns (uint256[20] memory c) {
         c = [
-            PortfolioMargin.MM_FACTOR,
+            PortfolioMargin.MARGIN_HORIZON,
+            PortfolioMargin.INNER_SPOT_FRACTION,
             PortfolioMargin.SHORT_CONTINGENCY,
             PortfolioMargin.REFERENCE_TENOR,
             PortfolioMargin.DTE_FLOOR,

@@ -395,8 +395,9 @@ def test_unusable_source_selects_static_grid(desk, engine, chain, maker, taker, 
 # ----------------------------------------------------------------- liquidation
 
 
-def liquidatable_taker(desk, chain, maker, taker, owner, jump: float = 1.1) -> int:
-    """Taker sells 4 weekly calls at IM, then spot jumps: returns the series."""
+def liquidatable_taker(desk, chain, maker, taker, owner, jump: float = 1.05) -> int:
+    """Taker sells 4 weekly calls at IM, then spot jumps (5%: below MM, still solvent enough for a partial
+    liquidation with its full bonus): returns the series."""
     series = week_call(chain)
     desk.trade(maker, taker, series, 4, -14_000, deadline(chain))
     margin = desk.engine.accountMargin(taker.address)
@@ -475,13 +476,13 @@ def test_liquidator_without_margin_reverts(desk, engine, chain, maker, taker, at
 
 
 def test_liquidator_without_cash_reverts(desk, engine, chain, maker, taker, attacker, owner):
-    """A long call spread is worth more than its mark-to-market risk on the proved grid; once the oracle
-    goes stale the static grid's wider moves put it below MM with a positive mark, which the liquidator
-    must pay for."""
+    """A risk reversal (long an ATM call, short a put below) is worth more than its risk on a calm proved
+    grid; once the oracle goes stale the static grid's wider fall puts it below MM with a positive mark,
+    which the liquidator must pay for."""
     desk.set_shocks(BTC, {**SHOCKS[BTC], "spot_down": 0.02, "spot_up": 0.02}, owner)  # a calm day
     expiry = now(chain) + 7 * DAY
     desk.trade(maker, taker, sid(BTC, expiry, 60_000, True), -1, 1_000, deadline(chain))
-    desk.trade(maker, taker, sid(BTC, expiry, 66_000, True), 1, -150, deadline(chain))
+    desk.trade(maker, taker, sid(BTC, expiry, 54_000, False), 1, -150, deadline(chain))
     margin = engine.accountMargin(taker.address)
     engine.withdraw(min(margin.cash, margin.equity - margin.initialMargin - wad(1)), sender=taker)  # theta
     desk.source.setStale(BTC, True, sender=owner)

@@ -216,11 +216,11 @@ def test_scenario_grid_is_models_options_grid_of_the_on_chain_shocks(served, bro
         assert list(grid["shocks"]) == list(SHOCK_NAMES)
         np.testing.assert_allclose([grid["shocks"][name] for name in SHOCK_NAMES],
                                    [getattr(expected.grid, name) for name in SHOCK_NAMES], rtol=0, atol=RECOMPUTED)
-        assert np.shape(grid["spot_moves"]) == (7,) and np.shape(grid["vols"]) == (5,)
-        assert np.shape(grid["losses"]) == np.shape(grid["initial_scenarios"]) == (5, 7)
+        assert np.shape(grid["spot_moves"]) == (7,) and np.shape(grid["vols"]) == (4,)
+        assert np.shape(grid["losses"]) == np.shape(grid["initial_scenarios"]) == (4, 7)
         assert np.array_equal(grid["initial_scenarios"], IM_SCENARIOS)
         assert np.array_equal(grid["maintenance_scenarios"], MM_SCENARIOS)
-        assert (int(np.sum(grid["initial_scenarios"])), int(np.sum(grid["maintenance_scenarios"]))) == (31, 17)
+        assert (int(np.sum(grid["initial_scenarios"])), int(np.sum(grid["maintenance_scenarios"]))) == (28, 21)
         for key, value in (("spot_moves", expected.spot_moves), ("vols", expected.vols), ("losses", expected.losses)):
             np.testing.assert_allclose(grid[key], value, rtol=0, atol=RECOMPUTED, err_msg=key)
         np.testing.assert_allclose(

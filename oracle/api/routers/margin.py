@@ -119,7 +119,7 @@ class MarginRequest(BaseModel):
 
 
 class ScenarioOut(BaseModel):
-    vol_level: str = Field(description="which vol of the grid: ref, im_up, im_down, mm_up, mm_down")
+    vol_level: str = Field(description="which vol of the grid: ref, up, down, im_up (up floored for IM)")
     spot_move: float = Field(description="relative spot move of the scenario")
     spot: float
     loss: float = Field(description="portfolio loss against its mark in this scenario (cash units)")

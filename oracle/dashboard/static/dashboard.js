@@ -111,8 +111,7 @@ function contributionChart(container, explanation) {
   }
 }
 
-const VOL_LEVEL_NAMES = {ref: "reference", im_up: "IM vol up", im_down: "IM vol down", mm_up: "MM vol up",
-  mm_down: "MM vol down"};
+const VOL_LEVEL_NAMES = {ref: "reference", up: "vol up", down: "vol down", im_up: "IM vol up (floored)"};
 
 function headerCell(row, text) {
   const th = document.createElement("th");
@@ -157,7 +156,8 @@ function scenarioGrid(container, market, paused) {
   summary.append("IM ", Object.assign(document.createElement("b"), {className: "initial-margin",
     textContent: pct(g.initial_margin, 3)}), " · MM ", Object.assign(document.createElement("b"),
     {className: "maintenance-margin", textContent: pct(g.maintenance_margin, 3)}),
-  " of spot (worst scenario loss plus the short contingency) · reference book: " + g.description);
+  " of spot (IM: worst scenario loss plus the short contingency; MM: worst loss; every scenario one day later)" +
+  " · reference book: " + g.description);
   box.appendChild(summary);
 }
 

@@ -90,10 +90,9 @@ def test_static_grid_on_the_underlying_is_the_spot_shock_at_im_and_mm() -> None:
 def test_static_grid_short_put_is_its_worst_scenario_plus_contingency() -> None:
     short_put = book(Leg("put", 100.0, -1.0))
     margin = grid_margin(short_put, 100.0, ScenarioGrid.static_grid(0.5), NOW, MARKETS["BTC"])
-    # 30 days: multiplier 1; the worst IM scenario is spot 84 at the highest IM vol
-    tau = 30 / 365
-    mark = float(bs_put(100.0, 100.0, 0.5, tau))
-    worst_im = max(float(bs_put(84.0, 100.0, v, tau)) for v in (0.5, 0.75, 0.5 * 0.75)) - mark
+    # 30 days: multiplier 1; the worst IM scenario is spot 84 at the highest IM vol, one day later
+    mark = float(bs_put(100.0, 100.0, 0.5, 30 / 365))
+    worst_im = max(float(bs_put(84.0, 100.0, v, 29 / 365)) for v in (0.5, 0.75, 0.5 * 0.75)) - mark
     assert margin.initial == pytest.approx(worst_im + SHORT_CONTINGENCY * 100.0, rel=1e-9)
 
 

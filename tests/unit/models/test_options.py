@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from models.errors import MarginInputError
-from models.options import (DTE_FLOOR, IM_SCENARIOS, MM_FACTOR, MM_SCENARIOS, MIN_VOL_FOR_SHOCK_UP, REFERENCE_TENOR,
+from models.options import (DTE_FLOOR, IM_SCENARIOS, MM_SCENARIOS, MIN_VOL_FOR_SHOCK_UP, REFERENCE_TENOR,
                             SANITY, SHOCK_NAMES, SHORT_CONTINGENCY, STATIC_REF_IV, STATIC_SPOT_SHOCK, VOL_DOWN_FLOOR,
                             Margin, Position, ScenarioGrid, bs_call, bs_delta, bs_put, bs_vega, market_margin,
                             max_liquidation_fraction, portfolio_margin, scenario_losses, scenario_table,
@@ -57,7 +57,7 @@ def test_vol_multiplier_continuous_at_tenor_and_floored():
 
 
 def test_grid_scenarios_initial_covers_maintenance():
-    assert IM_SCENARIOS.sum() == 31 and MM_SCENARIOS.sum() == 17
+    assert IM_SCENARIOS.sum() == 28 and MM_SCENARIOS.sum() == 21
     assert not (MM_SCENARIOS & ~IM_SCENARIOS).any()
     np.testing.assert_allclose(GRID.spot_moves(), [-0.08, -0.056, -0.028, 0, 0.0315, 0.063, 0.09])
 
@@ -65,10 +65,11 @@ def test_grid_scenarios_initial_covers_maintenance():
 def test_vols_shocked_with_floors():
     vols = GRID.vols(10 * DAY)
     m = 3**0.3
-    np.testing.assert_allclose(vols, [0.55, 0.55 * (1 + 0.3 * m), 0.55 * (1 - 0.2 * m), 0.55 * (1 + 0.21 * m),
-                                      0.55 * (1 - 0.14 * m)])
+    np.testing.assert_allclose(vols, [0.55, 0.55 * (1 + 0.3 * m), 0.55 * (1 - 0.2 * m), 0.55 * (1 + 0.3 * m)])
     calm = ScenarioGrid(0.05, 0.05, 0.1, 0.95, 0.3)
-    assert calm.vols(DAY)[1] == MIN_VOL_FOR_SHOCK_UP
+    assert calm.vols(DAY)[1] == pytest.approx(0.3 * (1 + 0.1 * 30**0.3))
+    assert calm.vols(DAY)[1] < MIN_VOL_FOR_SHOCK_UP
+    assert calm.vols(DAY)[3] == MIN_VOL_FOR_SHOCK_UP
     assert calm.vols(DAY)[2] == pytest.approx(0.3 * VOL_DOWN_FLOOR)
 
 
@@ -92,12 +93,26 @@ def test_from_shocks_missing_value_raises():
     assert SHOCK_NAMES == OPTIONS.names == ("spot_down", "spot_up", "iv_up", "iv_down", "ref_iv")
 
 
-def test_short_floor_when_shocks_vanish():
-    flat = ScenarioGrid(0.0, 0.0, 0.0, 0.0, 0.5)  # what no engine grid allows, but the floor must still hold
+def test_short_contingency_is_initial_only_when_shocks_vanish():
+    flat = ScenarioGrid(0.0, 0.0, 0.0, 0.0, 0.5)  # what no engine grid allows, but opening a short still costs
     short = Position(1, 60_000.0, NOW + 30 * DAY, True, -2.0)
     margin = market_margin([short], 60_000.0, flat, NOW)
     assert margin.initial == pytest.approx(2 * SHORT_CONTINGENCY * 60_000)
-    assert margin.maintenance == pytest.approx(MM_FACTOR * margin.initial)
+    assert margin.maintenance == 0.0  # the short only earns the day's time decay in every scenario
+
+
+def test_scenarios_revalue_one_horizon_later():
+    flat = ScenarioGrid(0.0, 0.0, 0.0, 0.0, 0.5)
+    call = Position(1, 60_000.0, NOW + 30 * DAY, True, 1.0)
+    decay = bs_call(60_000.0, 60_000.0, 0.5, 30 / 365) - bs_call(60_000.0, 60_000.0, 0.5, 29 / 365)
+    losses = scenario_losses([call], 60_000.0, flat, NOW)
+    np.testing.assert_allclose(losses, decay, rtol=1e-12)  # no move anywhere: the loss is the day's decay
+    assert market_margin([call], 60_000.0, flat, NOW).maintenance == pytest.approx(decay, rel=1e-12)
+    # a leg expiring within the horizon is worth its payoff at each scenario spot
+    expiring = Position(1, 60_000.0, NOW + 3_600, False, -1.0)
+    mark = float(bs_put(60_000.0, 60_000.0, GRID.ref_iv, 3_600 / (365 * DAY)))
+    payoff = np.maximum(60_000.0 - 60_000.0 * (1 + GRID.spot_moves()), 0.0)
+    np.testing.assert_allclose(scenario_losses([expiring], 60_000.0, GRID, NOW), np.broadcast_to(payoff - mark, (4, 7)))
 
 
 def test_scenario_table_is_its_books_grid_and_margin():
@@ -116,9 +131,9 @@ def test_scenario_table_is_its_books_grid_and_margin():
     assert losses[table.worst_maintenance] == pytest.approx(losses[MM_SCENARIOS].max())
     assert table.contingency == pytest.approx(2 * SHORT_CONTINGENCY * 60_000)
     assert margin.initial == pytest.approx(losses[table.worst_initial] + table.contingency)
-    assert margin.maintenance == pytest.approx(losses[table.worst_maintenance] + MM_FACTOR * table.contingency)
+    assert margin.maintenance == pytest.approx(losses[table.worst_maintenance])
     shown = json.loads(json.dumps(table.to_dict()))
-    assert np.shape(shown["losses"]) == (5, 7) and shown["worst_initial"] == list(table.worst_initial)
+    assert np.shape(shown["losses"]) == (4, 7) and shown["worst_initial"] == list(table.worst_initial)
 
 
 def test_scenario_table_needs_live_legs_of_one_expiry():
