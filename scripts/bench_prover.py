@@ -1,6 +1,6 @@
 """Proving benchmark of the production model: tuned plan vs EZKL's untuned defaults, K markets per proof.
 
-    python scripts/bench_prover.py --json PATH [--quick] [--ks 1,4,16] [--runs N]
+    python scripts/bench_prover.py --json PATH [--quick] [--ks 1,4,16] [--runs N] [--model ID@VERSION]
 
 For each K: setup seconds (settings if missing, compile, keys) into a fresh key cache, prove seconds
 p50/p95 over the runs, off-chain verify seconds, proving key bytes, peak RSS of the proving process
@@ -40,24 +40,30 @@ REPORTED = ("setup_s", "prove_s_p50", "prove_s_p95", "verify_s", "pk_bytes", "pe
             "gas_per_market", "plain_verify_gas", "plain_verifier_bytes", "max_abs_error_bps", "logrows")
 
 
-def market_vectors(k: int) -> np.ndarray:
+def version_of(model: str | None):
+    """The model version `ID@VERSION` (default: the production one)."""
+    return load_version(*model.split("@", 1)) if model else load_version()
+
+
+def market_vectors(model: str | None, k: int) -> np.ndarray:
     """K real input vectors: the latest window of each bundled market, cycled (epochs as published)."""
-    version = load_version()
+    version = version_of(model)
     latest = [version.input_vector(symbol) for symbol in MARKETS]
     return np.stack([latest[i % len(latest)] for i in range(k)])
 
 
-def _build(plan_name: str, k: int, circuits_dir: Path, cache_dir: Path) -> Circuit:
-    return build_circuit(load_version(), k, PLANS[plan_name], circuits_dir=circuits_dir, cache_dir=cache_dir,
+def _build(model: str | None, plan_name: str, k: int, circuits_dir: Path, cache_dir: Path) -> Circuit:
+    return build_circuit(version_of(model), k, PLANS[plan_name], circuits_dir=circuits_dir, cache_dir=cache_dir,
                          progress=lambda message: print(f"  [{plan_name} K={k}] {message}", file=sys.stderr))
 
 
-def child_prove(plan_name: str, k: int, circuits_dir: Path, cache_dir: Path, runs: int, out: Path) -> None:
+def child_prove(model: str | None, plan_name: str, k: int, circuits_dir: Path, cache_dir: Path, runs: int,
+                out: Path) -> None:
     """Runs in the measured child process: prove `runs` times, verify, write timings and the last proof."""
     from prover.proving import prove, verify
 
-    circuit = _build(plan_name, k, circuits_dir, cache_dir)
-    vectors = market_vectors(k)
+    circuit = _build(model, plan_name, k, circuits_dir, cache_dir)
+    vectors = market_vectors(model, k)
     backend = select_backend()
     # Proof files live under the output's folder, which the parent removes.
     results = [prove(circuit, vectors, workdir=out.parent / f"run{i}", backend=backend) for i in range(runs)]
@@ -73,10 +79,11 @@ def child_prove(plan_name: str, k: int, circuits_dir: Path, cache_dir: Path, run
         "backend": backend.name}))
 
 
-def measure_proving(plan_name: str, k: int, circuits_dir: Path, cache_dir: Path, runs: int) -> dict[str, Any]:
+def measure_proving(model: str | None, plan_name: str, k: int, circuits_dir: Path, cache_dir: Path,
+                    runs: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "child.json"
-        command = [sys.executable, __file__, "--child", plan_name, str(k), str(circuits_dir), str(cache_dir),
+        command = [sys.executable, __file__, "--child", model or "", plan_name, str(k), str(circuits_dir), str(cache_dir),
                    str(runs), str(out)]
         process = subprocess.Popen(command, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
         _, status, usage = os.wait4(process.pid, 0)
@@ -111,11 +118,12 @@ def measure_gas(circuit: Circuit, proof: bytes, instances: list[int]) -> dict[st
         return {**measured, "plain_verify_gas": plain_gas, "plain_verifier_bytes": plain.runtime_size}
 
 
-def bench_one(plan_name: str, k: int, circuits_dir: Path, cache_dir: Path, runs: int) -> dict[str, Any]:
+def bench_one(model: str | None, plan_name: str, k: int, circuits_dir: Path, cache_dir: Path,
+              runs: int) -> dict[str, Any]:
     started = time.perf_counter()
-    circuit = _build(plan_name, k, circuits_dir, cache_dir)
+    circuit = _build(model, plan_name, k, circuits_dir, cache_dir)
     setup_s = time.perf_counter() - started
-    proving = measure_proving(plan_name, k, circuits_dir, cache_dir, runs)
+    proving = measure_proving(model, plan_name, k, circuits_dir, cache_dir, runs)
     gas = measure_gas(circuit, bytes.fromhex(proving["proof"]), [int(i) for i in proving["instances"]])
     times = np.asarray(proving["prove_s"])
     return {
@@ -167,9 +175,10 @@ def main() -> None:
     parser.add_argument("--ks", default="1,4,16", help="markets per proof, comma separated")
     parser.add_argument("--runs", type=int, help="proving runs per configuration (default 5, quick 2)")
     parser.add_argument("--no-baseline", action="store_true", help="skip EZKL's untuned defaults")
+    parser.add_argument("--model", help="ID@VERSION to prove (default: the production model)")
     args = parser.parse_args()
     runs = args.runs or (2 if args.quick else 5)
-    version = load_version()
+    version = version_of(args.model)
     meta = {"model": f"{version.model_id}@{version.version}", "ezkl": __import__("ezkl").__version__,
             "cpus": os.cpu_count(), "machine": platform.machine(), "load": round(os.getloadavg()[0], 1),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
@@ -180,9 +189,9 @@ def main() -> None:
             print(f"K={k}", file=sys.stderr)
             # Production settings are the committed ones (generated once into the ignored cache for a K the
             # repository has no circuit for); keys go to a fresh cache so setup is measured.
-            entry = bench_one("production", k, circuits_root(version, k), scratch / "production", runs)
+            entry = bench_one(args.model, "production", k, circuits_root(version, k), scratch / "production", runs)
             entry["baseline"] = (None if args.no_baseline else
-                                 bench_one("baseline", k, scratch / "baseline-circuits", scratch / "baseline", runs))
+                                 bench_one(args.model, "baseline", k, scratch / "baseline-circuits", scratch / "baseline", runs))
             results[str(k)] = entry
             shutil.rmtree(scratch / "production", ignore_errors=True)
             shutil.rmtree(scratch / "baseline", ignore_errors=True)
@@ -197,7 +206,7 @@ def main() -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        plan, k, circuits, cache, runs, out = sys.argv[2:8]
-        child_prove(plan, int(k), Path(circuits), Path(cache), int(runs), Path(out))
+        model, plan, k, circuits, cache, runs, out = sys.argv[2:9]
+        child_prove(model or None, plan, int(k), Path(circuits), Path(cache), int(runs), Path(out))
     else:
         main()
