@@ -15,7 +15,7 @@ Grid of one market, from the five proved values of layout "options-margin" (`Sce
     IM scenarios the MM scenarios plus IM up x all 7 spot points
 
     loss(s) = sum size * (mark - value(s)), mark at T;  C = SHORT_CONTINGENCY * spot * contracts short (unsettled)
-    IM = max(0, max_IM loss) + C,  MM = max(0, max_MM loss)
+    IM = max(0, max_IM loss) + C,  MM = max(0, max_MM loss, MM_CONTINGENCY_FLOOR * C)
 
 Interest rate zero, spot as the forward. Times are unix seconds; T in 365-day years.
 """
@@ -41,6 +41,9 @@ MARGIN_HORIZON: int = 86_400
 INNER_SPOT_FRACTION = 0.7
 #: IM per short contract of an unsettled leg, as a fraction of spot (Deribit: 0.01 per net short option).
 SHORT_CONTINGENCY = 0.01
+#: MM is at least this fraction of the short contingency: a short whose day of time decay offsets every
+#: scenario still needs margin, a liquidation of it still pays a bonus, and IM - MM >= C / 2.
+MM_CONTINGENCY_FLOOR = 0.5
 #: Vol shocks scale as (REFERENCE_TENOR / max(T, DTE_FLOOR)) ** power (Deribit / Derive).
 REFERENCE_TENOR: int = 30 * 86_400
 DTE_FLOOR: int = 86_400
@@ -258,7 +261,7 @@ def market_margin(positions: list[Position], spot: float, grid: ScenarioGrid, no
         mark_value += p.size * _values(p, spot, grid, now)[0]
     return Margin(mark_value=mark_value,
                   initial=max(0.0, float(losses[IM_SCENARIOS].max())) + contingency,
-                  maintenance=max(0.0, float(losses[MM_SCENARIOS].max())))
+                  maintenance=max(0.0, float(losses[MM_SCENARIOS].max()), MM_CONTINGENCY_FLOOR * contingency))
 
 
 def worst_scenario(losses: Float64Array, scenarios: BoolArray) -> tuple[int, int]:
@@ -280,7 +283,7 @@ class ScenarioTable:
     vols: Float64Array
     losses: Float64Array
     margin: Margin
-    #: the short contingency C: IM = max(0, worst IM loss) + C, MM = max(0, worst MM loss)
+    #: the short contingency C: IM = max(0, worst IM loss) + C, MM = max(0, worst MM loss, C / 2)
     contingency: float
     worst_initial: tuple[int, int]
     worst_maintenance: tuple[int, int]

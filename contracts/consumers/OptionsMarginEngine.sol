@@ -24,7 +24,7 @@ contract OptionsMarginEngine is IOptionsMarginEngine, EIP712 {
     using SafeERC20 for IERC20;
 
     uint256 private constant WAD = 1e18;
-    /// @notice Positions per account: bounds the gas of a margin check (about 0.3M per position for IM).
+    /// @notice Positions per account: bounds the gas of a margin check (about 0.17M per position for IM).
     uint256 public constant MAX_POSITIONS = 32;
     uint256 public constant MAX_MARKETS = 8;
     /// @notice Latest tradable expiry, from now.

@@ -28,10 +28,11 @@ import {BlackScholes} from "./BlackScholes.sol";
 ///         construction, scenario by scenario.
 ///
 ///         Margin. loss(s) = sum over legs of size * (mark - value in s), mark = Black-Scholes at spot, the
-///         reference vol and T. MM = max(0, max over MM scenarios of loss); IM = max(0, max over IM scenarios
-///         of loss) + C, C = SHORT_CONTINGENCY * spot * (contracts short, unsettled legs): a charge per short
-///         contract (Deribit's 0.01 per net short option) for opening risk, so a market whose shocks are tiny
-///         never lets a short open on nothing, and the cushion IM - MM that pays a liquidation.
+///         reference vol and T. IM = max(0, max over IM scenarios of loss) + C, C = SHORT_CONTINGENCY * spot *
+///         (contracts short, unsettled legs): a charge per short contract (Deribit's 0.01 per net short option)
+///         for opening risk. MM = max(0, max over MM scenarios of loss, MM_CONTINGENCY_FLOOR * C): a short
+///         whose day of time decay offsets every scenario (a last-days straddle on a calm grid) still needs
+///         margin and pays a liquidation bonus, and IM - MM >= C / 2.
 ///
 ///         Expired legs are worth their intrinsic value at the fixed settlement price (no risk left) or,
 ///         until it is fixed, at the scenario spot.
@@ -51,8 +52,8 @@ library PortfolioMargin {
     /// @notice Scenario sets as bit masks over s: MM = levels ref/up/down x all 7 points; IM = every scenario.
     uint256 internal constant IM_GRID = 0xfffffff;
     uint256 internal constant MM_GRID = 0x1fffff;
-    /// @dev Marks a live leg's level that is evaluated with another (IM up where the vol floor does not bind).
-    uint256 private constant NO_TWIN = type(uint256).max;
+    /// @dev MM_GRID as whole rows: the first MM_LEVELS vol levels.
+    uint256 private constant MM_LEVELS = 3;
 
     /// @notice Scenarios revalue every leg this much later: the horizon of the proved one-day shocks.
     uint256 internal constant MARGIN_HORIZON = 1 days;
@@ -60,6 +61,8 @@ library PortfolioMargin {
     uint256 internal constant INNER_SPOT_FRACTION = 0.7e18;
     /// @notice IM per short contract of an unsettled leg, as a fraction of spot.
     uint256 internal constant SHORT_CONTINGENCY = 0.01e18;
+    /// @notice MM is at least this fraction of the short contingency.
+    uint256 internal constant MM_CONTINGENCY_FLOOR = 0.5e18;
 
     /// @notice Time-to-expiry scaling of vol shocks: (REFERENCE_TENOR / max(T, DTE_FLOOR)) ^ power.
     uint256 internal constant REFERENCE_TENOR = 30 days;
@@ -211,8 +214,9 @@ library PortfolioMargin {
                 if (MM_GRID & bit != 0 && loss > worstMaintenance) worstMaintenance = loss;
             }
         }
-        r.maintenanceMargin = uint256(worstMaintenance);
-        if (withInitial) r.initialMargin = uint256(worstInitial) + shortContingency(legs, spot);
+        uint256 contingency = shortContingency(legs, spot);
+        r.maintenanceMargin = _max(uint256(worstMaintenance), contingency * MM_CONTINGENCY_FLOOR / WAD);
+        if (withInitial) r.initialMargin = uint256(worstInitial) + contingency;
     }
 
     /// @notice SHORT_CONTINGENCY * spot per short contract of the legs not yet settled.
@@ -240,7 +244,8 @@ library PortfolioMargin {
         }
     }
 
-    /// @dev Adds a live leg's loss in every evaluated scenario; returns its mark.
+    /// @dev Adds a live leg's loss in every evaluated scenario (the MM levels' rows, or every row for IM); returns
+    ///      its mark.
     function _addLiveLeg(
         int256[SCENARIOS] memory losses,
         Leg memory leg,
@@ -255,24 +260,20 @@ library PortfolioMargin {
         // zero after expiry within the horizon: the price is then the payoff
         uint256 sqrtAfter = secondsToExpiry > MARGIN_HORIZON ? _sqrtYears(secondsToExpiry - MARGIN_HORIZON) : 0;
         // where the floor does not bind IM up is the up level: its losses are added with it, not repriced
-        bool imUpIsUp = vols[VOL_IM_UP] == vols[VOL_UP];
-        uint256 mask = withInitial ? IM_GRID : MM_GRID;
-        for (uint256 level; level < VOL_LEVELS; ++level) {
+        bool imUpIsUp = withInitial && vols[VOL_IM_UP] == vols[VOL_UP];
+        uint256 levels = withInitial ? VOL_LEVELS : MM_LEVELS;
+        for (uint256 level; level < levels; ++level) {
             if (level == VOL_IM_UP && imUpIsUp) continue;
-            uint256 levelMask = (mask >> (level * SPOT_POINTS)) & 0x7f;
-            if (levelMask == 0) continue;
-            uint256 twin = level == VOL_UP && imUpIsUp && withInitial ? VOL_IM_UP * SPOT_POINTS : NO_TWIN;
-            _addLevel(losses, level * SPOT_POINTS, twin, levelMask, leg, points, logSK, vols[level] * sqrtAfter / WAD, mark);
+            _addLevel(losses, level, level == VOL_UP && imUpIsUp, leg, points, logSK, vols[level] * sqrtAfter / WAD, mark);
         }
     }
 
-    /// @dev One vol level of a live leg: its loss at each spot point set in `levelMask`, added at `first` and,
-    ///      unless NO_TWIN, at `twin` too.
+    /// @dev One vol level of a live leg: its loss at every spot point, added to the level's row and, with
+    ///      `alsoImUp`, to the IM up row too.
     function _addLevel(
         int256[SCENARIOS] memory losses,
-        uint256 first,
-        uint256 twin,
-        uint256 levelMask,
+        uint256 level,
+        bool alsoImUp,
         Leg memory leg,
         Points memory points,
         int256 logSK,
@@ -280,11 +281,10 @@ library PortfolioMargin {
         uint256 mark
     ) private pure {
         for (uint256 p; p < SPOT_POINTS; ++p) {
-            if ((levelMask >> p) & 1 == 0) continue;
             uint256 value = _price(leg.isCall, points.spots[p], leg.strike, logSK + points.logMoves[p], vTotal);
             int256 loss = _loss(leg.size, mark, value);
-            losses[first + p] += loss;
-            if (twin != NO_TWIN) losses[twin + p] += loss;
+            losses[level * SPOT_POINTS + p] += loss;
+            if (alsoImUp) losses[VOL_IM_UP * SPOT_POINTS + p] += loss;
         }
     }
 

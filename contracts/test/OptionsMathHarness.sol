@@ -112,11 +112,12 @@ contract OptionsMathHarness {
     }
 
     /// @notice The grid constants models/options.py mirrors, in one call (WAD; horizon, tenor and floor in seconds).
-    function gridConstants() external pure returns (uint256[20] memory c) {
+    function gridConstants() external pure returns (uint256[21] memory c) {
         c = [
             PortfolioMargin.MARGIN_HORIZON,
             PortfolioMargin.INNER_SPOT_FRACTION,
             PortfolioMargin.SHORT_CONTINGENCY,
+            PortfolioMargin.MM_CONTINGENCY_FLOOR,
             PortfolioMargin.REFERENCE_TENOR,
             PortfolioMargin.DTE_FLOOR,
             PortfolioMargin.SHORT_TERM_POWER,

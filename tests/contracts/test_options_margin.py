@@ -114,7 +114,12 @@ def test_scenario_losses_match_reference(options_math, positions, grid):
     got = np.array([from_wad(x) for x in losses]).reshape(IM_SCENARIOS.shape)
     reference = scenario_losses(exact(positions), SPOT, chain_grid, NOW)
     tolerance = MARGIN_TOLERANCE * gross(positions)
-    np.testing.assert_allclose(got[IM_SCENARIOS], reference[IM_SCENARIOS], rtol=0, atol=tolerance)
-    assert np.all(got[~IM_SCENARIOS] == 0)
+    np.testing.assert_allclose(got, reference, rtol=0, atol=tolerance)  # every scenario is an IM one
+    # without IM the MM scenarios alone are evaluated, to the same values
+    maintenance_only, _, _ = options_math.scenarioLosses(chain_legs(positions), wad(SPOT), shocks_tuple(grid), NOW,
+                                                         False)
+    got = np.array([from_wad(x) for x in maintenance_only]).reshape(IM_SCENARIOS.shape)
+    np.testing.assert_allclose(got[MM_SCENARIOS], reference[MM_SCENARIOS], rtol=0, atol=tolerance)
+    assert np.all(got[~MM_SCENARIOS] == 0)
     assert from_wad(mark_value) == pytest.approx(market_margin(exact(positions), SPOT, chain_grid, NOW).mark_value,
                                                  abs=tolerance)

@@ -119,13 +119,14 @@ def test_prices_monotone_in_spot_and_vol(options_math, s, m, v, t, bump):
 
 
 def test_grid_constants_match_reference(options_math):
-    expected = [options.MARGIN_HORIZON, options.INNER_SPOT_FRACTION, options.SHORT_CONTINGENCY, options.REFERENCE_TENOR, options.DTE_FLOOR,
+    expected = [options.MARGIN_HORIZON, options.INNER_SPOT_FRACTION, options.SHORT_CONTINGENCY,
+                options.MM_CONTINGENCY_FLOOR, options.REFERENCE_TENOR, options.DTE_FLOOR,
                 options.SHORT_TERM_POWER, options.LONG_TERM_POWER, options.MIN_VOL_FOR_SHOCK_UP,
                 options.VOL_DOWN_FLOOR, options.STATIC_SPOT_SHOCK, options.STATIC_IV_UP, options.STATIC_IV_DOWN,
                 options.STATIC_REF_IV, options.SANITY["spot_down"][0], options.SANITY["spot_down"][1],
                 options.SANITY["spot_up"][1], options.SANITY["iv_up"][1], options.SANITY["iv_down"][1],
                 options.SANITY["ref_iv"][0], options.SANITY["ref_iv"][1]]
-    seconds = {0, 3, 4}  # MARGIN_HORIZON, REFERENCE_TENOR and DTE_FLOOR are plain seconds
+    seconds = {0, 4, 5}  # MARGIN_HORIZON, REFERENCE_TENOR and DTE_FLOOR are plain seconds
     got = list(options_math.gridConstants())
     assert got == [int(x) if i in seconds else wad(x) for i, x in enumerate(expected)]
     assert options.SANITY["spot_up"][0] == options.SANITY["spot_down"][0]

@@ -156,7 +156,7 @@ function scenarioGrid(container, market, paused) {
   summary.append("IM ", Object.assign(document.createElement("b"), {className: "initial-margin",
     textContent: pct(g.initial_margin, 3)}), " · MM ", Object.assign(document.createElement("b"),
     {className: "maintenance-margin", textContent: pct(g.maintenance_margin, 3)}),
-  " of spot (IM: worst scenario loss plus the short contingency; MM: worst loss; every scenario one day later)" +
+  " of spot (IM: worst scenario loss plus the short contingency C; MM: worst loss, at least C / 2)" +
   " · reference book: " + g.description);
   box.appendChild(summary);
 }

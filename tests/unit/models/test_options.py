@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from models.errors import MarginInputError
-from models.options import (DTE_FLOOR, IM_SCENARIOS, MM_SCENARIOS, MIN_VOL_FOR_SHOCK_UP, REFERENCE_TENOR,
+from models.options import (DTE_FLOOR, IM_SCENARIOS, MM_CONTINGENCY_FLOOR, MM_SCENARIOS, MIN_VOL_FOR_SHOCK_UP, REFERENCE_TENOR,
                             SANITY, SHOCK_NAMES, SHORT_CONTINGENCY, STATIC_REF_IV, STATIC_SPOT_SHOCK, VOL_DOWN_FLOOR,
                             Margin, Position, ScenarioGrid, bs_call, bs_delta, bs_put, bs_vega, market_margin,
                             max_liquidation_fraction, portfolio_margin, scenario_losses, scenario_table,
@@ -93,12 +93,13 @@ def test_from_shocks_missing_value_raises():
     assert SHOCK_NAMES == OPTIONS.names == ("spot_down", "spot_up", "iv_up", "iv_down", "ref_iv")
 
 
-def test_short_contingency_is_initial_only_when_shocks_vanish():
-    flat = ScenarioGrid(0.0, 0.0, 0.0, 0.0, 0.5)  # what no engine grid allows, but opening a short still costs
+def test_short_contingency_floors_margin_when_shocks_vanish():
+    flat = ScenarioGrid(0.0, 0.0, 0.0, 0.0, 0.5)  # what no engine grid allows, but a short still needs margin
     short = Position(1, 60_000.0, NOW + 30 * DAY, True, -2.0)
     margin = market_margin([short], 60_000.0, flat, NOW)
+    assert scenario_losses([short], 60_000.0, flat, NOW).max() < 0  # it only earns the day's time decay
     assert margin.initial == pytest.approx(2 * SHORT_CONTINGENCY * 60_000)
-    assert margin.maintenance == 0.0  # the short only earns the day's time decay in every scenario
+    assert margin.maintenance == pytest.approx(MM_CONTINGENCY_FLOOR * margin.initial)
 
 
 def test_scenarios_revalue_one_horizon_later():
@@ -131,7 +132,8 @@ def test_scenario_table_is_its_books_grid_and_margin():
     assert losses[table.worst_maintenance] == pytest.approx(losses[MM_SCENARIOS].max())
     assert table.contingency == pytest.approx(2 * SHORT_CONTINGENCY * 60_000)
     assert margin.initial == pytest.approx(losses[table.worst_initial] + table.contingency)
-    assert margin.maintenance == pytest.approx(losses[table.worst_maintenance])
+    assert margin.maintenance == pytest.approx(max(losses[table.worst_maintenance],
+                                                   MM_CONTINGENCY_FLOOR * table.contingency))
     shown = json.loads(json.dumps(table.to_dict()))
     assert np.shape(shown["losses"]) == (4, 7) and shown["worst_initial"] == list(table.worst_initial)
 
