@@ -76,14 +76,10 @@ SPOT_FRACTIONS: tuple[float, ...] = (-1.0, -INNER_SPOT_FRACTION, -INNER_SPOT_FRA
 VOL_LEVELS: tuple[str, ...] = ("ref", "up", "down", "im_up")
 
 
-def _grid_masks() -> tuple[BoolArray, BoolArray]:
-    maintenance = np.zeros((len(VOL_LEVELS), len(SPOT_FRACTIONS)), dtype=bool)
-    maintenance[:3, :] = True
-    return np.ones_like(maintenance), maintenance
-
-
-#: Which (vol level, spot point) scenarios each margin takes its worst loss over; IM covers MM.
-IM_SCENARIOS, MM_SCENARIOS = _grid_masks()
+#: Which (vol level, spot point) scenarios each margin takes its worst loss over: IM every one, MM all but
+#: the IM up row.
+IM_SCENARIOS: BoolArray = np.ones((len(VOL_LEVELS), len(SPOT_FRACTIONS)), dtype=bool)
+MM_SCENARIOS: BoolArray = IM_SCENARIOS & (np.array(VOL_LEVELS) != "im_up")[:, None]
 
 
 # ----------------------------------------------------------------------------- Black-Scholes

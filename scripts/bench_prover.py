@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,8 @@ sys.path.insert(0, str(REPO_ROOT))
 import numpy as np  # noqa: E402
 
 from models.spec import MARKETS  # noqa: E402
-from models.versions import load_version  # noqa: E402
+from models.versions import ModelVersion, load_version  # noqa: E402
+from oracle.runtime import split_key  # noqa: E402
 from prover.backends import select_backend  # noqa: E402
 from prover.circuit import EZKL_DEFAULTS, PRODUCTION_PLAN, Circuit, build_circuit, circuits_root  # noqa: E402
 
@@ -40,9 +42,10 @@ REPORTED = ("setup_s", "prove_s_p50", "prove_s_p95", "verify_s", "pk_bytes", "pe
             "gas_per_market", "plain_verify_gas", "plain_verifier_bytes", "max_abs_error_bps", "logrows")
 
 
-def version_of(model: str | None):
-    """The model version `ID@VERSION` (default: the production one)."""
-    return load_version(*model.split("@", 1)) if model else load_version()
+@lru_cache(maxsize=None)
+def version_of(model: str | None) -> ModelVersion:
+    """The model version `ID@VERSION` (default: the production one), loaded once per process."""
+    return load_version(*split_key(model)) if model else load_version()
 
 
 def market_vectors(model: str | None, k: int) -> np.ndarray:

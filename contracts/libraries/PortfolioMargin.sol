@@ -49,11 +49,11 @@ library PortfolioMargin {
     uint256 internal constant VOL_DOWN = 2;
     uint256 internal constant VOL_IM_UP = 3;
     uint256 internal constant SPOT_CENTRE = 3;
-    /// @notice Scenario sets as bit masks over s: MM = levels ref/up/down x all 7 points; IM = every scenario.
-    uint256 internal constant IM_GRID = 0xfffffff;
-    uint256 internal constant MM_GRID = 0x1fffff;
-    /// @dev MM_GRID as whole rows: the first MM_LEVELS vol levels.
-    uint256 private constant MM_LEVELS = 3;
+    /// @notice MM takes the first MM_LEVELS vol levels (ref, up, down) at every spot point; IM every scenario.
+    uint256 internal constant MM_LEVELS = 3;
+    /// @notice The same scenario sets as bit masks over s.
+    uint256 internal constant IM_GRID = (1 << SCENARIOS) - 1;
+    uint256 internal constant MM_GRID = (1 << (MM_LEVELS * SPOT_POINTS)) - 1;
 
     /// @notice Scenarios revalue every leg this much later: the horizon of the proved one-day shocks.
     uint256 internal constant MARGIN_HORIZON = 1 days;
